@@ -1,0 +1,1 @@
+"""pyk8s.ingress."""
