@@ -1,0 +1,304 @@
+"""The apiserver process: opens storage, fills the watch cache, bootstraps the system
+namespaces and the ``kubernetes`` Service, and serves the API over HTTPS (aiohttp).
+
+Request pipeline: authentication (client certificate or bearer token) → routing →
+handler → registry → storage. Every failure becomes a ``Status``; an unexpected exception
+is logged with its traceback and answered 500 InternalError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import prometheus_client
+from aiohttp import web
+
+from pyk8s import __version__
+from pyk8s.api import errors, resources
+from pyk8s.apiserver import authn, certs, discovery, routing
+from pyk8s.apiserver.handlers import ResourceHandler
+from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
+from pyk8s.apiserver.registry import Registry, WriteContext
+from pyk8s.apiserver.services import ServiceAllocations
+from pyk8s.apiserver.watchcache import CacheSet, Filter
+from pyk8s.client import kubeconfig
+from pyk8s.storage import errors as storage_errors
+from pyk8s.storage import interface as storage
+
+__all__ = ["ServerConfig", "Server"]
+
+log = logging.getLogger("pyk8s.apiserver")
+
+KUBE_VERSION = "v1.33.0"
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+REQUESTS = prometheus_client.Counter(
+    "apiserver_request_total", "API requests by verb, resource and code", ["verb", "resource", "code"]
+)
+LATENCY = prometheus_client.Histogram(
+    "apiserver_request_duration_seconds",
+    "API request latency",
+    ["verb"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    storage: str = "sqlite"
+    etcd_endpoints: list[str] = field(default_factory=lambda: ["http://127.0.0.1:2379"])
+    sqlite_sync: str = "normal"
+    service_cidr: str = "10.96.0.0/12"
+    node_port_range: tuple[int, int] = (30000, 32767)
+    token_auth_file: Path | None = None
+    write_kubeconfig: Path | None = None
+    advertise_address: str | None = None
+    tls_sans: list[str] = field(default_factory=list)
+
+
+async def open_storage(cfg: ServerConfig) -> storage.Interface:
+    if cfg.storage == "sqlite":
+        from pyk8s.storage import sqlite
+
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        return await sqlite.open_store(cfg.data_dir / "state.db", sync=cfg.sqlite_sync)
+    if cfg.storage == "etcd":
+        from pyk8s.storage import etcd
+
+        return await etcd.open_store(cfg.etcd_endpoints)
+    raise ValueError(f"unknown storage backend {cfg.storage!r} (want sqlite or etcd)")
+
+
+class Server:
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.store: storage.Interface | None = None
+        self.caches: CacheSet | None = None
+        self.registry: Registry | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = cfg.port
+        self.docs = discovery.Documents(resources.BUILTIN)
+        self.authenticator = authn.Authenticator(
+            authn.load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
+        )
+        self.openapi = OpenAPIRoutes()
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        tls = certs.ensure_tls(cfg.data_dir, extra_sans=cfg.tls_sans)
+        self.store = await open_storage(cfg)
+        prefixes = [r.storage_key(None) for r in resources.BUILTIN if "list" in r.verbs]
+        self.caches = CacheSet(self.store, prefixes)
+        await self.caches.start()
+        services = ServiceAllocations(service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range)
+        self.registry = Registry(self.store, self.caches, services)
+        svc_res = resources.find("", "v1", "services")
+        assert svc_res is not None
+        page = await self.registry.list(svc_res, Filter(), rv="0")
+        services.load([e.decode() for e in page.entries])
+        await self._bootstrap()
+        self.handler = ResourceHandler(self.registry)
+        app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._middleware])
+        app["authenticator"] = self.authenticator
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        sslctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sslctx.load_cert_chain(tls.server_cert, tls.server_key)
+        sslctx.load_verify_locations(tls.ca_cert)
+        sslctx.verify_mode = ssl.CERT_OPTIONAL
+        site = web.TCPSite(self.runner, cfg.bind_address, cfg.port, ssl_context=sslctx, backlog=1024)
+        await site.start()
+        if cfg.port == 0:
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._write_kubeconfigs(tls)
+        log.info("apiserver serving on https://%s:%d (storage: %s)", cfg.bind_address, self.port, cfg.storage)
+
+    @property
+    def url(self) -> str:
+        host = self.cfg.bind_address
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"https://{host}:{self.port}"
+
+    def _write_kubeconfigs(self, tls: certs.ClusterTLS) -> None:
+        cfg = kubeconfig.render(
+            server=self.url,
+            ca_pem=tls.ca_cert.read_bytes(),
+            client_cert_pem=tls.admin_cert.read_bytes(),
+            client_key_pem=tls.admin_key.read_bytes(),
+        )
+        kubeconfig.write(self.cfg.data_dir / "admin.kubeconfig", cfg)
+        if self.cfg.write_kubeconfig is not None:
+            kubeconfig.write(self.cfg.write_kubeconfig, cfg)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.caches is not None:
+            await self.caches.stop()
+        if self.store is not None:
+            await self.store.close()
+
+    async def _bootstrap(self) -> None:
+        """The system namespaces and the default ``kubernetes`` Service (upstream's
+        bootstrap controller), created only when missing."""
+        assert self.registry is not None
+        ns_res = resources.find("", "v1", "namespaces")
+        svc_res = resources.find("", "v1", "services")
+        assert ns_res is not None and svc_res is not None
+        ctx = WriteContext(manager="kube-apiserver")
+        for ns in SYSTEM_NAMESPACES:
+            if self.registry.cache_for(ns_res).objects.get(ns_res.storage_key(None, ns)) is None:
+                try:
+                    await self.registry.create(ns_res, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, ctx)
+                except errors.StatusError as exc:
+                    if exc.code != 409:
+                        raise
+        if self.registry.cache_for(svc_res).objects.get(svc_res.storage_key("default", "kubernetes")) is None:
+            svc = {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": self.registry.services.kubernetes_ip,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port or 6443}],
+                    "sessionAffinity": "None",
+                    "type": "ClusterIP",
+                },
+            }
+            try:
+                await self.registry.create(svc_res, "default", svc, ctx)
+            except errors.StatusError as exc:
+                if exc.code != 409:
+                    raise
+
+    # ------------------------------------------------------------ HTTP
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        code = 500
+        try:
+            user = self.authenticator.authenticate(
+                request.headers.get("Authorization"),
+                request.transport.get_extra_info("peercert") if request.transport else None,
+            )
+            if user is None:
+                raise errors.unauthorized()
+            request["user"] = user
+            resp: web.StreamResponse = await handler(request)
+            code = resp.status
+            return resp
+        except errors.StatusError as exc:
+            code = exc.code
+            return web.Response(status=exc.code, body=orjson.dumps(exc.status()), content_type="application/json")
+        except storage_errors.Unavailable as exc:
+            code = 503
+            err = errors.StatusError(503, "ServiceUnavailable", str(exc))
+            return web.Response(status=503, body=orjson.dumps(err.status()), content_type="application/json")
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            log.exception("%s %s failed", request.method, request.path)
+            err = errors.internal_error(f"{type(exc).__name__}: {exc}")
+            return web.Response(status=500, body=orjson.dumps(err.status()), content_type="application/json")
+        finally:
+            verb = request.method
+            LATENCY.labels(verb).observe(time.perf_counter() - t0)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        user: authn.User = request["user"]
+        if path.startswith("/api"):
+            parsed = routing.parse(path)
+            if parsed is None:
+                raise errors.not_found_path()
+            if user.anonymous:
+                raise errors.StatusError(
+                    403, "Forbidden",
+                    f'forbidden: User "system:anonymous" cannot {request.method.lower()} path "{path}"',
+                )
+            if isinstance(parsed, routing.Discovery):
+                return self._discovery(request, parsed)
+            return await self.handler.handle(request, parsed, user)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            return web.Response(text="ok")
+        if path == "/version":
+            return web.Response(body=orjson.dumps(_version()), content_type="application/json")
+        if path == "/metrics":
+            return web.Response(body=prometheus_client.generate_latest(), content_type="text/plain")
+        if path.startswith("/openapi/"):
+            return self.openapi.handle(request)
+        if path == "/":
+            paths = sorted({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/metrics", "/openapi/v3"}
+                           | {f"/apis/{g}" for g in self.docs.group_versions if g}
+                           | {f"/apis/{g}/{v}" for (g, v) in self.docs.by_gv if g})
+            return web.Response(body=orjson.dumps({"paths": paths}), content_type="application/json")
+        raise errors.not_found_path()
+
+    def _discovery(self, request: web.Request, d: routing.Discovery) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        aggregated = "as=APIGroupDiscoveryList" in accept and "g=apidiscovery.k8s.io" in accept
+        if d.group is None:
+            if aggregated:
+                version = "v2" if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept else "v2beta1"
+                body = self.docs.aggregated_core if d.legacy else self.docs.aggregated_apis
+                if version == "v2beta1":
+                    body = body.replace(b'"apidiscovery.k8s.io/v2"', b'"apidiscovery.k8s.io/v2beta1"', 1)
+                return web.Response(
+                    body=body,
+                    headers={"Content-Type": f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList",
+                             "Vary": "Accept"},
+                )
+            body = self.docs.api_versions if d.legacy else self.docs.api_groups
+            return web.Response(body=body, content_type="application/json", headers={"Vary": "Accept"})
+        if d.version is None:
+            g = self.docs.groups.get(d.group)
+            if g is None:
+                raise errors.not_found_path()
+            return web.Response(body=g, content_type="application/json")
+        rl = self.docs.resource_lists.get((d.group, d.version))
+        if rl is None:
+            raise errors.not_found_path()
+        return web.Response(body=rl, content_type="application/json")
+
+
+def _version() -> dict[str, str]:
+    major, minor = KUBE_VERSION[1:].split(".")[:2]
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": f"{KUBE_VERSION}+pyk8s-{__version__}",
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-24T00:00:00Z",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": platform.python_implementation().lower(),
+        "platform": f"linux/{'amd64' if platform.machine() == 'x86_64' else platform.machine()}",
+    }

@@ -1,0 +1,384 @@
+"""Subresources and create-only virtual resources: status, scale, binding, eviction,
+finalize, log (proxied to the node's kubelet), and the authentication/authorization
+reviews (SelfSubjectReview for ``kubectl auth whoami``, access reviews)."""
+
+from __future__ import annotations
+
+import copy
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from pyk8s.api import errors, resources, selectors
+from pyk8s.apiserver import negotiation, objectmeta, responses
+from pyk8s.apiserver.negotiation import BodyType, Choice
+from pyk8s.apiserver.routing import ResourceRequest
+
+if TYPE_CHECKING:
+    from pyk8s.apiserver.handlers import ResourceHandler
+
+__all__ = ["handle", "virtual_create"]
+
+Obj = dict[str, Any]
+
+
+def _scale_of(res_obj: Obj, *, selector_path: tuple[str, ...] = ("spec", "selector")) -> Obj:
+    meta = res_obj.get("metadata") or {}
+    spec = res_obj.get("spec") or {}
+    status = res_obj.get("status") or {}
+    sel = spec.get("selector")
+    if isinstance(sel, dict) and ("matchLabels" in sel or "matchExpressions" in sel):
+        sel_str = _selector_string(sel)
+    elif isinstance(sel, dict):  # ReplicationController: a plain map
+        sel_str = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+    else:
+        sel_str = ""
+    out_status: Obj = {"replicas": status.get("replicas", 0)}
+    if sel_str:
+        out_status["selector"] = sel_str
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": out_status,
+    }
+
+
+def _selector_string(sel: Obj) -> str:
+    """metav1.LabelSelector in the string form Scale.status.selector uses."""
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op, key, values = e.get("operator"), e.get("key"), sorted(e.get("values") or [])
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+async def handle(
+    h: ResourceHandler, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any
+) -> web.StreamResponse:
+    sub = rr.subresource
+    res = rr.resource
+    method = request.method
+    assert rr.name is not None
+    if sub in ("status", "ephemeralcontainers", "resize", "finalize"):
+        sub_name = "status" if sub == "finalize" else sub
+        if method == "GET":
+            return await h.get(request, rr, choice)
+        if method == "PUT":
+            if sub == "finalize":
+                return await _finalize(h, request, rr, choice, user)
+            return await h.replace(request, rr, choice, user, subresource=sub_name if sub == "status" else None)
+        if method == "PATCH" and sub != "finalize":
+            return await h.patch(request, rr, choice, user, subresource=sub_name if sub == "status" else None)
+        raise errors.method_not_supported(res.group, f"{res.plural}/{sub}", method.lower())
+    if sub == "scale":
+        return await _scale(h, request, rr, user)
+    if sub == "binding" and method == "POST":
+        body = await _body(request)
+        return await _bind(h, rr.namespace, rr.name, body, user)
+    if sub == "eviction" and method == "POST":
+        return await _evict(h, request, rr)
+    if sub == "log" and method == "GET":
+        return await _log(h, request, rr)
+    if sub in ("exec", "attach", "portforward", "proxy"):
+        raise errors.StatusError(
+            503,
+            "ServiceUnavailable",
+            f"{sub} needs the node agent, which this cluster does not run yet",
+        )
+    raise errors.method_not_supported(res.group, f"{res.plural}/{sub}", method.lower())
+
+
+async def _body(request: web.Request) -> Obj:
+    from pyk8s.apiserver.handlers import decode_object, read_body
+
+    bt = negotiation.body_type(request.headers.get("Content-Type"))
+    if bt not in (BodyType.JSON, BodyType.YAML, BodyType.PROTOBUF):
+        raise errors.unsupported_media_type(
+            request.headers.get("Content-Type", ""), ["application/json", "application/yaml"]
+        )
+    return decode_object(await read_body(request), bt)
+
+
+async def _scale(h: ResourceHandler, request: web.Request, rr: ResourceRequest, user: Any) -> web.Response:
+    from pyk8s.apiserver import patching
+
+    res = rr.resource
+    assert rr.name is not None
+    if request.method == "GET":
+        entry = await h.registry.get(res, rr.namespace, rr.name)
+        return web.Response(body=orjson.dumps(_scale_of(entry.decode())), content_type="application/json")
+    if request.method == "PUT":
+        scale = await _body(request)
+        patch_doc: Any = None
+        bt = None
+    elif request.method == "PATCH":
+        bt = negotiation.body_type(request.headers.get("Content-Type"))
+        if bt not in (BodyType.JSON_PATCH, BodyType.MERGE_PATCH, BodyType.STRATEGIC_PATCH):
+            raise errors.unsupported_media_type(
+                request.headers.get("Content-Type", ""), negotiation.accepted_patch_types()
+            )
+        from pyk8s.apiserver.handlers import read_body
+
+        patch_doc = patching.decode_patch(await read_body(request), bt)
+        scale = {}
+    else:
+        raise errors.method_not_supported(res.group, f"{res.plural}/scale", request.method.lower())
+    ctx = h._ctx(request, user)
+    scale_res = resources.find("autoscaling", "v1", "horizontalpodautoscalers")
+    assert scale_res is not None
+
+    async def mutate(old: Obj) -> Obj:
+        current = _scale_of(old)
+        if patch_doc is not None and bt is not None:
+            try:
+                from pyk8s.api.patch import json_patch, merge_patch
+
+                if bt is BodyType.JSON_PATCH:
+                    new_scale = json_patch.apply_json_patch(current, patch_doc)
+                else:
+                    new_scale = merge_patch.apply_merge_patch(current, patch_doc)
+            except ValueError as exc:
+                raise errors.StatusError(422, "Invalid", str(exc))
+        else:
+            new_scale = scale
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"].get("resourceVersion"):
+            raise errors.conflict(res.group, res.plural, rr.name or "", errors.MODIFIED)
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid(
+                "autoscaling",
+                "Scale",
+                rr.name or "",
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "message": f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0",
+                        "field": "spec.replicas",
+                    }
+                ],
+            )
+        new = copy.deepcopy(old)
+        new.setdefault("spec", {})["replicas"] = replicas
+        new["metadata"].pop("resourceVersion", None)
+        return new
+
+    updated = await h.registry.update(res, rr.namespace, rr.name, mutate, ctx)
+    return web.Response(body=orjson.dumps(_scale_of(updated)), content_type="application/json")
+
+
+async def _bind(h: ResourceHandler, ns: str | None, pod_name: str, binding: Obj, user: Any) -> web.Response:
+    pods = resources.find("", "v1", "pods")
+    assert pods is not None
+    target = (binding.get("target") or {}).get("name")
+    if not target:
+        raise errors.invalid(
+            "", "Binding", pod_name,
+            [{"reason": "FieldValueRequired", "message": "target.name: Required value", "field": "target.name"}],
+        )
+
+    async def mutate(old: Obj) -> Obj:
+        spec = old.setdefault("spec", {})
+        if old["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("", "pods/binding", pod_name, "pod is being deleted, cannot be assigned to a host")
+        if spec.get("nodeName"):
+            raise errors.conflict(
+                "", "pods/binding", pod_name, f'pod {pod_name} is already assigned to node "{spec["nodeName"]}"'
+            )
+        spec["nodeName"] = target
+        status = old.setdefault("status", {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": objectmeta.now_rfc3339()})
+        status["conditions"] = conds
+        return old
+
+    from pyk8s.apiserver.registry import WriteContext
+
+    await h.registry.update(pods, ns, pod_name, mutate, WriteContext(manager="kube-scheduler"))
+    return web.Response(
+        status=201,
+        body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        content_type="application/json",
+    )
+
+
+async def _evict(h: ResourceHandler, request: web.Request, rr: ResourceRequest) -> web.Response:
+    from pyk8s.apiserver.registry import DeleteOptions
+    from pyk8s.apiserver.watchcache import Filter
+
+    assert rr.name is not None
+    ev = await _body(request)
+    pod_entry = await h.registry.get(rr.resource, rr.namespace, rr.name)
+    pod = pod_entry.decode()
+    pdbs = resources.find("policy", "v1", "poddisruptionbudgets")
+    assert pdbs is not None
+    page = await h.registry.list(pdbs, Filter(namespace=rr.namespace))
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    phase = (pod.get("status") or {}).get("phase")
+    if phase not in ("Succeeded", "Failed", "Pending"):
+        for e in page.entries:
+            pdb = e.decode()
+            sel = (pdb.get("spec") or {}).get("selector")
+            if sel is None or not selectors.from_label_selector_obj(sel).matches(labels):
+                continue
+            allowed = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
+            if allowed <= 0:
+                raise errors.StatusError(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {"causes": [{"reason": "DisruptionBudget",
+                                 "message": f"The disruption budget {pdb['metadata']['name']} needs "
+                                 f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
+                                 f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently"}]},
+                )
+    opts_obj = ev.get("deleteOptions") or {}
+    pre = opts_obj.get("preconditions") or {}
+    opts = DeleteOptions(
+        grace_period=opts_obj.get("gracePeriodSeconds"),
+        precondition_uid=pre.get("uid"),
+        precondition_rv=pre.get("resourceVersion"),
+        dry_run=bool(opts_obj.get("dryRun")),
+    )
+    await h.registry.delete(rr.resource, rr.namespace, rr.name, opts)
+    return web.Response(
+        status=201,
+        body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        content_type="application/json",
+    )
+
+
+async def _finalize(h: ResourceHandler, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any) -> web.Response:
+    body = await _body(request)
+    assert rr.name is not None
+    finalizers = (body.get("spec") or {}).get("finalizers") or []
+
+    async def mutate(old: Obj) -> Obj:
+        old.setdefault("spec", {})["finalizers"] = finalizers
+        if not finalizers:
+            old["spec"].pop("finalizers")
+        return old
+
+    ctx = h._ctx(request, user)
+    updated = await h.registry.update(rr.resource, None, rr.name, mutate, ctx, subresource="finalize")
+    if updated["metadata"].get("deletionTimestamp") and not finalizers and not updated["metadata"].get("finalizers"):
+        from pyk8s.apiserver.registry import DeleteOptions
+
+        try:
+            updated, _ = await h.registry.delete(rr.resource, None, rr.name, DeleteOptions())
+        except errors.StatusError as exc:
+            if exc.code != 404:
+                raise
+    body_out, ct = responses.encode_object(rr.resource, updated, choice)
+    return web.Response(body=body_out, content_type=ct)
+
+
+async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) -> web.StreamResponse:
+    assert rr.name is not None
+    pod = (await h.registry.get(rr.resource, rr.namespace, rr.name)).decode()
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise errors.bad_request(f"pod {rr.name} does not have a host assigned")
+    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+    container = request.query.get("container")
+    if not container:
+        if len(containers) != 1:
+            raise errors.bad_request(
+                f"a container name must be specified for pod {rr.name}, choose one of: [{' '.join(containers)}]"
+            )
+        container = containers[0]
+    nodes = resources.find("", "v1", "nodes")
+    assert nodes is not None
+    node = (await h.registry.get(nodes, None, node_name)).decode()
+    base = _kubelet_url(node)
+    if base is None:
+        raise errors.StatusError(
+            503, "ServiceUnavailable", f"node {node_name} has no kubelet endpoint"
+        )
+    url = f"{base}/containerLogs/{rr.namespace}/{rr.name}/{container}"
+    params = {k: v for k, v in request.query.items() if k in ("follow", "previous", "timestamps", "tailLines", "sinceSeconds", "sinceTime", "limitBytes")}
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.get(url, params=params, ssl=ctx if base.startswith("https") else None) as upstream:
+                if upstream.status != 200:
+                    text = await upstream.text()
+                    raise errors.bad_request(text.strip() or f"kubelet answered {upstream.status}")
+                await resp.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await resp.write(chunk)
+        except aiohttp.ClientError as exc:
+            raise errors.StatusError(503, "ServiceUnavailable", f"error dialing kubelet on {node_name}: {exc}")
+    await resp.write_eof()
+    return resp
+
+
+def _kubelet_url(node: Obj) -> str | None:
+    status = node.get("status") or {}
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    if not port:
+        return None
+    addr = None
+    for a in status.get("addresses") or []:
+        if a.get("type") == "InternalIP":
+            addr = a.get("address")
+            break
+    if addr is None:
+        return None
+    return f"https://{addr}:{port}"
+
+
+async def virtual_create(
+    h: ResourceHandler, request: web.Request, rr: ResourceRequest, obj: Obj, user: Any
+) -> web.Response:
+    res = rr.resource
+    user_info = {
+        "username": getattr(user, "name", ""),
+        "groups": list(getattr(user, "groups", ())),
+    }
+    if getattr(user, "uid", ""):
+        user_info["uid"] = user.uid
+    out: Obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None}}
+    if res.plural == "selfsubjectreviews":
+        out["status"] = {"userInfo": user_info}
+    elif res.plural in ("selfsubjectaccessreviews", "subjectaccessreviews"):
+        out["spec"] = obj.get("spec") or {}
+        out["status"] = {"allowed": True, "reason": "pyk8s authorizes every authenticated user"}
+    elif res.plural == "tokenreviews":
+        token = (obj.get("spec") or {}).get("token", "")
+        authn = request.app.get("authenticator")
+        who = authn.authenticate_token(token) if authn is not None else None
+        out["spec"] = obj.get("spec") or {}
+        if who is None:
+            out["status"] = {"authenticated": False, "user": {}}
+        else:
+            out["status"] = {
+                "authenticated": True,
+                "user": {"username": who.name, "uid": who.uid, "groups": list(who.groups)},
+            }
+    elif res.plural == "bindings":
+        name = (obj.get("metadata") or {}).get("name", "")
+        return await _bind(h, rr.namespace, name, obj, user)
+    else:
+        raise errors.method_not_supported(res.group, res.plural, "create")
+    return web.Response(status=201, body=orjson.dumps(out), content_type="application/json")

@@ -1,0 +1,144 @@
+"""The ``pyk8s`` command (DESIGN §2): ``server`` runs the control plane in the foreground;
+``up``/``down``/``status`` manage an all-in-one cluster in the background; ``kubectl``
+runs the real kubectl against it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from pyk8s import __version__
+
+__all__ = ["main"]
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/pyk8s")
+    return Path.home() / ".local" / "share" / "pyk8s"
+
+
+def _add_server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=None, help="state, TLS and kubeconfig directory (default /var/lib/pyk8s as root, else ~/.local/share/pyk8s)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address to serve the API on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443; 0 picks a free one)")
+    p.add_argument("--storage", choices=("sqlite", "etcd"), default="sqlite", help="storage backend (default sqlite, embedded)")
+    p.add_argument("--etcd-endpoints", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs (with --storage etcd)")
+    p.add_argument("--sqlite-sync", choices=("normal", "full"), default="normal", help="'full' also survives power loss (slower writes)")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service ClusterIPs")
+    p.add_argument("--service-node-port-range", default="30000-32767", help="range for NodePorts")
+    p.add_argument("--token-auth-file", type=Path, default=None, help="static bearer tokens: token,user,uid,\"group1,group2\"")
+    p.add_argument("--write-kubeconfig", type=Path, default=None, help="also write the admin kubeconfig here")
+    p.add_argument("--tls-san", action="append", default=[], help="extra name or IP for the serving certificate")
+    p.add_argument("--disable-agent", action="store_true", help="do not run a local node (kubelet + proxy)")
+    p.add_argument("--disable-controllers", action="store_true", help="do not run the controller-manager")
+    p.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _server_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pyk8s.apiserver.server import ServerConfig
+
+    low, _, high = args.service_node_port_range.partition("-")
+    return ServerConfig(
+        data_dir=args.data_dir or default_data_dir(),
+        bind_address=args.bind_address,
+        port=args.port,
+        storage=args.storage,
+        etcd_endpoints=[e.strip() for e in args.etcd_endpoints.split(",") if e.strip()],
+        sqlite_sync=args.sqlite_sync,
+        service_cidr=args.service_cluster_ip_range,
+        node_port_range=(int(low), int(high)),
+        token_auth_file=args.token_auth_file,
+        write_kubeconfig=args.write_kubeconfig,
+        tls_sans=args.tls_san,
+    )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from pyk8s.apiserver.server import Server
+    from pyk8s.storage import errors as storage_errors
+
+    server = Server(_server_config(args))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except storage_errors.Unavailable as exc:
+        print(f"pyk8s: error: {exc}", file=sys.stderr)
+        await server.stop()
+        return 1
+    except OSError as exc:
+        print(f"pyk8s: error: cannot serve on {args.bind_address}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        await server.stop()
+        return 1
+    print(f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {server.cfg.data_dir / 'admin.kubeconfig'}", flush=True)
+    await stop.wait()
+    logging.getLogger("pyk8s").info("shutting down")
+    await server.stop()
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(_serve(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pyk8s.cli import lifecycle
+
+    parser = argparse.ArgumentParser(prog="pyk8s", description="Kubernetes, implemented in Python.")
+    parser.add_argument("--version", action="version", version=f"pyk8s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("server", help="run the control plane in the foreground", description="Run the control plane (apiserver; controller-manager and scheduler join in later releases) in the foreground.")
+    _add_server_args(p)
+    p.set_defaults(func=cmd_server)
+    p = sub.add_parser("apiserver", help="run only the apiserver in the foreground", description="Run only the apiserver in the foreground.")
+    _add_server_args(p)
+    p.set_defaults(func=cmd_server)
+
+    p = sub.add_parser("up", help="start the all-in-one cluster in the background and wait until it is ready", description="Start the cluster in the background, wait until it is ready, write the kubeconfig and merge a 'pyk8s' context into ~/.kube/config.")
+    _add_server_args(p)
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    p.add_argument("--no-merge-kubeconfig", action="store_true", help="leave ~/.kube/config alone")
+    p.set_defaults(func=lifecycle.cmd_up)
+
+    p = sub.add_parser("down", help="stop the cluster started by 'pyk8s up'", description="Stop the cluster started by 'pyk8s up' (its data stays).")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.set_defaults(func=lifecycle.cmd_down)
+
+    p = sub.add_parser("status", help="show whether the cluster runs and answers", description="Show whether the cluster started by 'pyk8s up' runs and answers.")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.set_defaults(func=lifecycle.cmd_status)
+
+    p = sub.add_parser("kubectl", help="run kubectl against this cluster", description="Run the real kubectl with the cluster's admin kubeconfig.", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lifecycle.cmd_kubectl)
+
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
