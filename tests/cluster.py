@@ -54,18 +54,30 @@ class Cluster:
 
     def start(self, *extra: str, timeout: float = 30.0) -> None:
         cmd = [
-            sys.executable, "-m", "pyk8s.cli.main", "server",
-            "--data-dir", str(self.data_dir), "--port", str(self.port),
-            "--disable-agent", "--disable-controllers", "--disable-scheduler", *extra,
+            sys.executable,
+            "-m",
+            "pyk8s.cli.main",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--disable-agent",
+            "--disable-controllers",
+            "--disable-scheduler",
+            *extra,
         ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"apiserver exited {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"apiserver exited {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+                )
             if self.kubeconfig.exists() and self.ca.exists():
                 try:
                     self.request("GET", "/readyz")
@@ -73,7 +85,9 @@ class Cluster:
                 except (OSError, urllib.error.URLError):
                     pass
             time.sleep(0.05)
-        raise RuntimeError(f"apiserver not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"apiserver not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def stop(self, sig_kill: bool = False) -> None:
         if self.proc is None:
@@ -119,22 +133,38 @@ class Cluster:
                 status = r.status
                 hdrs = dict(r.headers)
         except urllib.error.HTTPError as e:
-            payload = e.read()
-            status = e.code
-            hdrs = dict(e.headers)
+            with e:
+                payload = e.read()
+                status = e.code
+                hdrs = dict(e.headers)
         try:
             return status, json.loads(payload), hdrs
         except ValueError:
             return status, payload.decode(errors="replace"), hdrs
 
     def kubectl(
-        self, *args: str, version: str = "1.33", input: str | None = None, check: bool = True,
-        env: dict[str, str] | None = None, timeout: float = 60,
+        self,
+        *args: str,
+        version: str = "1.33",
+        input: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [kubectl_binary(version), "--kubeconfig", str(self.kubeconfig),
-               "--cache-dir", str(self.data_dir / f"kubecache-{version}"), *args]
+        cmd = [
+            kubectl_binary(version),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.data_dir / f"kubecache-{version}"),
+            *args,
+        ]
         full_env = {**os.environ, **(env or {})}
-        cp = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
+        cp = subprocess.run(
+            cmd, input=input, capture_output=True, text=True, timeout=timeout, env=full_env
+        )
         if check and cp.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
+            )
         return cp

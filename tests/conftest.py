@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cluster import Cluster, free_port  # noqa: E402
+from cluster import Cluster, free_port
 
 _ns = itertools.count()
 
@@ -32,6 +32,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     slug = re.sub("[^a-z0-9-]+", "-", request.node.name.lower())[:40].strip("-")
     name = f"t{next(_ns)}-{slug}".rstrip("-")
-    status, body, _ = cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    status, body, _ = cluster.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+    )
     assert status == 201, body
     yield name

@@ -31,7 +31,10 @@ def test_port_allocator_range() -> None:
 
 
 def _svc(type_: str = "ClusterIP", **spec: object) -> dict[str, object]:
-    return {"metadata": {"name": "s"}, "spec": {"type": type_, "ports": [{"port": 80, "protocol": "TCP"}], **spec}}
+    return {
+        "metadata": {"name": "s"},
+        "spec": {"type": type_, "ports": [{"port": 80, "protocol": "TCP"}], **spec},
+    }
 
 
 def test_service_nodeport_kept_on_update_and_released_on_type_change() -> None:

@@ -13,9 +13,17 @@ KUBECTL_TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;a
         pytest.param(None, Output.JSON, id="none"),
         pytest.param("*/*", Output.JSON, id="any"),
         pytest.param(KUBECTL_TABLE, Output.TABLE, id="kubectl-table"),
-        pytest.param("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", Output.PARTIAL, id="partial"),
+        pytest.param(
+            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+            Output.PARTIAL,
+            id="partial",
+        ),
         pytest.param("application/yaml", Output.YAML, id="yaml"),
-        pytest.param("application/vnd.kubernetes.protobuf,application/json", Output.JSON, id="protobuf-then-json"),
+        pytest.param(
+            "application/vnd.kubernetes.protobuf,application/json",
+            Output.JSON,
+            id="protobuf-then-json",
+        ),
         pytest.param("application/vnd.kubernetes.protobuf", Output.JSON, id="protobuf-only"),
     ],
 )

@@ -9,17 +9,45 @@ from pyk8s.apiserver import routing
     ("path", "expected"),
     [
         pytest.param("/api/v1/pods", ("pods", None, None, None), id="all-namespaces-list"),
-        pytest.param("/api/v1/namespaces/default/pods", ("pods", "default", None, None), id="namespaced-list"),
-        pytest.param("/api/v1/namespaces/default/pods/web", ("pods", "default", "web", None), id="get"),
-        pytest.param("/api/v1/namespaces/default/pods/web/log", ("pods", "default", "web", "log"), id="subresource"),
-        pytest.param("/api/v1/namespaces/kube-system", ("namespaces", None, "kube-system", None), id="namespace-object"),
-        pytest.param("/api/v1/namespaces/x/status", ("namespaces", None, "x", "status"), id="namespace-status"),
-        pytest.param("/api/v1/namespaces/x/finalize", ("namespaces", None, "x", "finalize"), id="namespace-finalize"),
-        pytest.param("/api/v1/nodes/n1/status", ("nodes", None, "n1", "status"), id="cluster-scoped-sub"),
-        pytest.param("/apis/apps/v1/namespaces/a/deployments/d/scale", ("deployments", "a", "d", "scale"), id="scale"),
+        pytest.param(
+            "/api/v1/namespaces/default/pods", ("pods", "default", None, None), id="namespaced-list"
+        ),
+        pytest.param(
+            "/api/v1/namespaces/default/pods/web", ("pods", "default", "web", None), id="get"
+        ),
+        pytest.param(
+            "/api/v1/namespaces/default/pods/web/log",
+            ("pods", "default", "web", "log"),
+            id="subresource",
+        ),
+        pytest.param(
+            "/api/v1/namespaces/kube-system",
+            ("namespaces", None, "kube-system", None),
+            id="namespace-object",
+        ),
+        pytest.param(
+            "/api/v1/namespaces/x/status",
+            ("namespaces", None, "x", "status"),
+            id="namespace-status",
+        ),
+        pytest.param(
+            "/api/v1/namespaces/x/finalize",
+            ("namespaces", None, "x", "finalize"),
+            id="namespace-finalize",
+        ),
+        pytest.param(
+            "/api/v1/nodes/n1/status", ("nodes", None, "n1", "status"), id="cluster-scoped-sub"
+        ),
+        pytest.param(
+            "/apis/apps/v1/namespaces/a/deployments/d/scale",
+            ("deployments", "a", "d", "scale"),
+            id="scale",
+        ),
     ],
 )
-def test_parse_resource_paths(path: str, expected: tuple[str, str | None, str | None, str | None]) -> None:
+def test_parse_resource_paths(
+    path: str, expected: tuple[str, str | None, str | None, str | None]
+) -> None:
     rr = routing.parse(path)
     assert isinstance(rr, routing.ResourceRequest)
     assert (rr.resource.plural, rr.namespace, rr.name, rr.subresource) == expected

@@ -59,9 +59,13 @@ async def test_consistent_read_sees_own_write(caches: CacheSet) -> None:
 
 async def test_label_filter_turns_unmatch_into_deleted(caches: CacheSet) -> None:
     cache = caches.caches[PREFIX]
-    w = cache.watch(Filter(labels=lambda lbl: lbl.get("tier") == "web"), after=caches.revision, initial=False)
+    w = cache.watch(
+        Filter(labels=lambda lbl: lbl.get("tier") == "web"), after=caches.revision, initial=False
+    )
     rev = await caches.store.create(PREFIX + "a/m", _cm("m", labels={"tier": "web"}))
-    await caches.store.update(PREFIX + "a/m", _cm("m", labels={"tier": "db"}), expected_revision=rev)
+    await caches.store.update(
+        PREFIX + "a/m", _cm("m", labels={"tier": "db"}), expected_revision=rev
+    )
     await caches.store.create(PREFIX + "a/other", _cm("other"))
     events = await _batch(w, 2)
     assert [(t, o["metadata"]["name"]) for t, o in events] == [("ADDED", "m"), ("DELETED", "m")]

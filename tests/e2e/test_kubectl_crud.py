@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -74,25 +75,47 @@ def test_create_get_formats(cluster: Cluster, namespace: str) -> None:
     assert wide[0].split()[:5] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert "CONTAINERS" in wide[0] and "SELECTOR" in wide[0]
     assert wide[1].split()[0] == "web" and "app=web" in wide[1]
-    obj = yaml.safe_load(cluster.kubectl("-n", namespace, "get", "deploy", "web", "-o", "yaml").stdout)
+    obj = yaml.safe_load(
+        cluster.kubectl("-n", namespace, "get", "deploy", "web", "-o", "yaml").stdout
+    )
     assert obj["spec"]["replicas"] == 2
     assert obj["spec"]["strategy"]["type"] == "RollingUpdate"
     assert obj["metadata"]["generation"] == 1
     assert obj["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
     j = json.loads(cluster.kubectl("-n", namespace, "get", "deploy", "web", "-o", "json").stdout)
     assert j["metadata"]["uid"] == obj["metadata"]["uid"]
-    jp = cluster.kubectl("-n", namespace, "get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
+    jp = cluster.kubectl(
+        "-n",
+        namespace,
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ).stdout
     assert jp == "nginx:1.25"
-    assert cluster.kubectl("-n", namespace, "get", "deploy", "-o", "name").stdout.strip() == "deployment.apps/web"
-    cc = cluster.kubectl("-n", namespace, "get", "deploy", "-o", "custom-columns=N:.metadata.name,R:.spec.replicas").stdout.split()
+    assert (
+        cluster.kubectl("-n", namespace, "get", "deploy", "-o", "name").stdout.strip()
+        == "deployment.apps/web"
+    )
+    cc = cluster.kubectl(
+        "-n", namespace, "get", "deploy", "-o", "custom-columns=N:.metadata.name,R:.spec.replicas"
+    ).stdout.split()
     assert cc == ["N", "R", "web", "2"]
-    labels = cluster.kubectl("-n", namespace, "get", "deploy", "-l", "app=web", "--show-labels").stdout
+    labels = cluster.kubectl(
+        "-n", namespace, "get", "deploy", "-l", "app=web", "--show-labels"
+    ).stdout
     assert "app=web" in labels
-    assert "No resources found" in cluster.kubectl("-n", namespace, "get", "deploy", "-l", "app=other").stderr
+    assert (
+        "No resources found"
+        in cluster.kubectl("-n", namespace, "get", "deploy", "-l", "app=other").stderr
+    )
     all_ns = cluster.kubectl("get", "deploy", "-A").stdout.splitlines()
     assert all_ns[0].split()[0] == "NAMESPACE"
     assert any(line.split()[:2] == [namespace, "web"] for line in all_ns[1:])
-    fs = cluster.kubectl("-n", namespace, "get", "deploy", "--field-selector", "metadata.name=web", "-o", "name").stdout
+    fs = cluster.kubectl(
+        "-n", namespace, "get", "deploy", "--field-selector", "metadata.name=web", "-o", "name"
+    ).stdout
     assert fs.strip() == "deployment.apps/web"
 
 
@@ -121,27 +144,56 @@ def test_apply_twice_merges_lists(cluster: Cluster, namespace: str) -> None:
 
 def test_patch_each_type(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("-n", namespace, "create", "configmap", "c", "--from-literal=a=1")
-    cluster.kubectl("-n", namespace, "patch", "configmap", "c", "--type=merge", "-p", '{"data":{"b":"2"}}')
-    cluster.kubectl("-n", namespace, "patch", "configmap", "c", "--type=json", "-p", '[{"op":"replace","path":"/data/a","value":"9"}]')
+    cluster.kubectl(
+        "-n", namespace, "patch", "configmap", "c", "--type=merge", "-p", '{"data":{"b":"2"}}'
+    )
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "configmap",
+        "c",
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/data/a","value":"9"}]',
+    )
     cluster.kubectl("-n", namespace, "patch", "configmap", "c", "-p", '{"data":{"c":"3"}}')
-    data = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "c", "-o", "json").stdout)["data"]
+    data = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "c", "-o", "json").stdout)[
+        "data"
+    ]
     assert data == {"a": "9", "b": "2", "c": "3"}
-    failed = cluster.kubectl("-n", namespace, "patch", "configmap", "c", "--type=json", "-p", '[{"op":"test","path":"/data/a","value":"0"}]', check=False)
+    failed = cluster.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "configmap",
+        "c",
+        "--type=json",
+        "-p",
+        '[{"op":"test","path":"/data/a","value":"0"}]',
+        check=False,
+    )
     assert failed.returncode != 0
 
 
 def test_label_annotate(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("-n", namespace, "create", "configmap", "l")
     cluster.kubectl("-n", namespace, "label", "cm", "l", "tier=web")
-    assert cluster.kubectl("-n", namespace, "label", "cm", "l", "tier=db", check=False).returncode != 0
+    assert (
+        cluster.kubectl("-n", namespace, "label", "cm", "l", "tier=db", check=False).returncode != 0
+    )
     cluster.kubectl("-n", namespace, "label", "cm", "l", "tier=db", "--overwrite")
     cluster.kubectl("-n", namespace, "annotate", "cm", "l", "note=hello")
-    meta = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "l", "-o", "json").stdout)["metadata"]
+    meta = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "l", "-o", "json").stdout)[
+        "metadata"
+    ]
     assert meta["labels"] == {"tier": "db"}
     assert meta["annotations"]["note"] == "hello"
     cluster.kubectl("-n", namespace, "label", "cm", "l", "tier-")
     cluster.kubectl("-n", namespace, "annotate", "cm", "l", "note-")
-    meta = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "l", "-o", "json").stdout)["metadata"]
+    meta = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "l", "-o", "json").stdout)[
+        "metadata"
+    ]
     assert "tier" not in (meta.get("labels") or {})
     assert "note" not in (meta.get("annotations") or {})
 
@@ -150,7 +202,12 @@ def test_scale(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("-n", namespace, "create", "deployment", "s", "--image=nginx", "--replicas=1")
     out = cluster.kubectl("-n", namespace, "scale", "deployment", "s", "--replicas=4").stdout
     assert "scaled" in out
-    assert cluster.kubectl("-n", namespace, "get", "deploy", "s", "-o", "jsonpath={.spec.replicas}").stdout == "4"
+    assert (
+        cluster.kubectl(
+            "-n", namespace, "get", "deploy", "s", "-o", "jsonpath={.spec.replicas}"
+        ).stdout
+        == "4"
+    )
 
 
 def test_edit_with_editor_script(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -159,16 +216,34 @@ def test_edit_with_editor_script(cluster: Cluster, namespace: str, tmp_path: Pat
     editor.write_text("#!/bin/sh\nsed -i 's/k: v1/k: v2/' \"$1\"\n")
     editor.chmod(0o755)
     cluster.kubectl("-n", namespace, "edit", "cm", "e", env={"KUBE_EDITOR": str(editor)})
-    assert cluster.kubectl("-n", namespace, "get", "cm", "e", "-o", "jsonpath={.data.k}").stdout == "v2"
+    assert (
+        cluster.kubectl("-n", namespace, "get", "cm", "e", "-o", "jsonpath={.data.k}").stdout
+        == "v2"
+    )
 
 
-def test_configmap_secret_from_literals_and_files(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+def test_configmap_secret_from_literals_and_files(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
     f = tmp_path / "app.properties"
     f.write_text("x=1\ny=2\n")
-    cluster.kubectl("-n", namespace, "create", "configmap", "files", f"--from-file={f}", "--from-literal=z=3")
-    data = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "files", "-o", "json").stdout)["data"]
+    cluster.kubectl(
+        "-n", namespace, "create", "configmap", "files", f"--from-file={f}", "--from-literal=z=3"
+    )
+    data = json.loads(cluster.kubectl("-n", namespace, "get", "cm", "files", "-o", "json").stdout)[
+        "data"
+    ]
     assert data == {"app.properties": "x=1\ny=2\n", "z": "3"}
-    cluster.kubectl("-n", namespace, "create", "secret", "generic", "s", "--from-literal=password=hunter2", f"--from-file={f}")
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "--from-literal=password=hunter2",
+        f"--from-file={f}",
+    )
     sec = json.loads(cluster.kubectl("-n", namespace, "get", "secret", "s", "-o", "json").stdout)
     assert sec["type"] == "Opaque"
     import base64
@@ -188,8 +263,12 @@ def test_describe_shows_object(cluster: Cluster, namespace: str) -> None:
 @pytest.mark.parametrize("policy", ["background", "foreground", "orphan"])
 def test_delete_with_propagation(cluster: Cluster, namespace: str, policy: str) -> None:
     cluster.kubectl("-n", namespace, "create", "configmap", f"p-{policy}")
-    cluster.kubectl("-n", namespace, "delete", "configmap", f"p-{policy}", f"--cascade={policy}", "--wait=false")
-    status, body, _ = cluster.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/p-{policy}")
+    cluster.kubectl(
+        "-n", namespace, "delete", "configmap", f"p-{policy}", f"--cascade={policy}", "--wait=false"
+    )
+    status, body, _ = cluster.request(
+        "GET", f"/api/v1/namespaces/{namespace}/configmaps/p-{policy}"
+    )
     if policy == "background":
         assert status == 404
     else:
@@ -215,9 +294,22 @@ def test_get_watch_streams_changes(cluster: Cluster, namespace: str) -> None:
 
     cluster.kubectl("-n", namespace, "create", "configmap", "w0")
     proc = subprocess.Popen(
-        [kubectl_binary(), "--kubeconfig", str(cluster.kubeconfig), "--cache-dir",
-         str(cluster.data_dir / "kubecache-1.33"), "-n", namespace, "get", "cm", "-w", "--request-timeout=20s"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--cache-dir",
+            str(cluster.data_dir / "kubecache-1.33"),
+            "-n",
+            namespace,
+            "get",
+            "cm",
+            "-w",
+            "--request-timeout=20s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -243,7 +335,9 @@ def test_get_watch_streams_changes(cluster: Cluster, namespace: str) -> None:
 
 
 def test_kubectl_127_smoke(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl("-n", namespace, "create", "configmap", "old", "--from-literal=a=b", version="1.27")
+    cluster.kubectl(
+        "-n", namespace, "create", "configmap", "old", "--from-literal=a=b", version="1.27"
+    )
     out = cluster.kubectl("-n", namespace, "get", "cm", "old", version="1.27").stdout
     assert out.split()[:3] == ["NAME", "DATA", "AGE"]
     cluster.kubectl("-n", namespace, "apply", "-f", "-", input=DEPLOYMENT, version="1.27")

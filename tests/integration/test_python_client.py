@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from cluster import Cluster
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+
+from cluster import Cluster
 
 
 @pytest.fixture
@@ -74,7 +75,9 @@ def test_watch_and_resume(api: client.ApiClient, namespace: str) -> None:
     core.create_namespaced_config_map(namespace, _cm("w2"))
     w = watch.Watch()
     seen = []
-    for ev in w.stream(core.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=10):
+    for ev in w.stream(
+        core.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=10
+    ):
         seen.append((ev["type"], ev["object"].metadata.name))
         if len(seen) == 2:
             w.stop()
@@ -89,7 +92,9 @@ def test_watch_and_resume(api: client.ApiClient, namespace: str) -> None:
     t.start()
     seen = []
     w = watch.Watch()
-    for ev in w.stream(core.list_namespaced_config_map, namespace, resource_version=rv2, timeout_seconds=10):
+    for ev in w.stream(
+        core.list_namespaced_config_map, namespace, resource_version=rv2, timeout_seconds=10
+    ):
         seen.append((ev["type"], ev["object"].metadata.name))
         w.stop()
     t.join()

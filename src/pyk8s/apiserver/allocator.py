@@ -40,7 +40,7 @@ class IPAllocator:
         if ip:
             n = int(ipaddress.ip_address(ip))
             if n in self.used:
-                raise ValueError(f"provided IP is already allocated")
+                raise ValueError("provided IP is already allocated")
             self.used.add(n)
             return ip
         if len(self.used) >= self._size:

@@ -34,9 +34,11 @@ def load_token_file(path: Path) -> dict[str, User]:
             if not row or row[0].startswith("#"):
                 continue
             if len(row) < 3:
-                raise ValueError(f"{path}:{lineno}: want token,user,uid[,\"groups\"]")
-            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
-            users[row[0]] = User(row[1], row[2], groups + ("system:authenticated",))
+                raise ValueError(f'{path}:{lineno}: want token,user,uid[,"groups"]')
+            groups = (
+                tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
+            )
+            users[row[0]] = User(row[1], row[2], (*groups, "system:authenticated"))
     return users
 
 
@@ -67,5 +69,5 @@ class Authenticator:
                     elif k == "organizationName":
                         orgs.append(v)
             if cn:
-                return User(cn, groups=tuple(orgs) + ("system:authenticated",))
+                return User(cn, groups=(*orgs, "system:authenticated"))
         return ANONYMOUS

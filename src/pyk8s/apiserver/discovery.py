@@ -34,7 +34,11 @@ _SUB: dict[str, tuple[tuple[str, str, str] | None, tuple[str, ...]]] = {
     "finalize": (None, ("update",)),
 }
 
-_PROXY_KINDS = {"pods": "PodProxyOptions", "nodes": "NodeProxyOptions", "services": "ServiceProxyOptions"}
+_PROXY_KINDS = {
+    "pods": "PodProxyOptions",
+    "nodes": "NodeProxyOptions",
+    "services": "ServiceProxyOptions",
+}
 
 
 def subresource_kind(res: Resource, sub: str) -> tuple[str, str, str]:
@@ -82,14 +86,19 @@ class Documents:
                 "groups": [self._group(g) for g in group_versions if g],
             }
         )
-        self.groups = {g: orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", **self._group(g)})
-                       for g in group_versions if g}
+        self.groups = {
+            g: orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", **self._group(g)})
+            for g in group_versions
+            if g
+        }
         self.resource_lists = {gv: orjson.dumps(self._resource_list(gv)) for gv in by_gv}
         self.aggregated_core = orjson.dumps(self._aggregated(legacy=True))
         self.aggregated_apis = orjson.dumps(self._aggregated(legacy=False))
 
     def _group(self, group: str) -> Obj:
-        versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in self.group_versions[group]]
+        versions = [
+            {"groupVersion": f"{group}/{v}", "version": v} for v in self.group_versions[group]
+        ]
         return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
     def _resource_list(self, gv: tuple[str, str]) -> Obj:

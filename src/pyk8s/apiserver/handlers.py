@@ -6,7 +6,7 @@ and encodes the answer; all failures leave as StatusError (→ a Status response
 from __future__ import annotations
 
 import asyncio
-import datetime
+import dataclasses
 import logging
 import random
 from typing import Any
@@ -18,7 +18,7 @@ from aiohttp import web
 from pyk8s.api import errors, fieldcheck, selectors
 from pyk8s.api import protobuf as pb
 from pyk8s.api.resources import Resource
-from pyk8s.apiserver import negotiation, patching, responses, subresources
+from pyk8s.apiserver import conversion, negotiation, patching, responses, subresources
 from pyk8s.apiserver.negotiation import BodyType, Choice, Output
 from pyk8s.apiserver.registry import DeleteOptions, Registry, WriteContext
 from pyk8s.apiserver.routing import ResourceRequest
@@ -47,10 +47,15 @@ def _int(q: Any, name: str) -> int | None:
         raise errors.bad_request(f'{name}: Invalid value: "{v}": must be an integer')
 
 
-def _json(body: bytes, status: int = 200, content_type: str = "application/json",
-          headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, content_type=content_type.split(";")[0],
-                        headers=headers)
+def _json(
+    body: bytes,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    return web.Response(
+        body=body, status=status, content_type=content_type.split(";")[0], headers=headers
+    )
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -75,7 +80,10 @@ def decode_object(body: bytes, bt: BodyType) -> Obj:
         elif bt is BodyType.PROTOBUF:
             obj = pb.decode(body)
         else:
-            raise errors.unsupported_media_type(bt.value, ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"])
+            raise errors.unsupported_media_type(
+                bt.value,
+                ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+            )
     except errors.StatusError:
         raise
     except orjson.JSONDecodeError as exc:
@@ -89,7 +97,9 @@ def decode_object(body: bytes, bt: BodyType) -> Obj:
     return obj
 
 
-def check_type(res: Resource, obj: Obj, *, kind: str | None = None, api_version: str | None = None) -> None:
+def check_type(
+    res: Resource, obj: Obj, *, kind: str | None = None, api_version: str | None = None
+) -> None:
     """Fill in apiVersion/kind when absent; refuse a body of another kind (400)."""
     want_kind = kind or res.kind
     want_av = api_version or res.api_version
@@ -115,20 +125,26 @@ class ResourceHandler:
 
     # ----------------------------------------------------------------- entry
 
-    async def handle(self, request: web.Request, rr: ResourceRequest, user: Any) -> web.StreamResponse:
+    async def handle(
+        self, request: web.Request, rr: ResourceRequest, user: Any
+    ) -> web.StreamResponse:
         method = request.method
         q = request.query
         res = rr.resource
         choice = negotiation.choose_output(request.headers.get("Accept"))
         if choice is None:
-            raise errors.StatusError(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+            raise errors.StatusError(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+            )
         if rr.subresource is not None:
             return await subresources.handle(self, request, rr, choice, user)
         if rr.name is None:
             if method == "GET":
                 if _bool(q.get("watch")) if "watch" in q else False:
                     return await self.watch(request, rr, choice)
-                return await self.list(request, rr, choice)
+                return await self.list_collection(request, rr, choice)
             if method == "POST":
                 return await self.create(request, rr, choice, user)
             if method == "DELETE":
@@ -159,7 +175,11 @@ class ResourceHandler:
             try:
                 sel = selectors.parse_label_selector(ls)
             except ValueError as exc:
-                raise errors.bad_request(f"unable to parse requirement: {exc}" if "unable to parse" not in str(exc) else str(exc))
+                raise errors.bad_request(
+                    f"unable to parse requirement: {exc}"
+                    if "unable to parse" not in str(exc)
+                    else str(exc)
+                )
             if not sel.empty:
                 flt.labels = sel.matches
         fs = q.get("fieldSelector")
@@ -171,7 +191,11 @@ class ResourceHandler:
             except ValueError as exc:
                 raise errors.bad_request(str(exc))
             reqs = list(fsel.requirements)
-            simple_name = [r for r in reqs if r.field == "metadata.name" and str(r.operator.value) in ("=", "==")]
+            simple_name = [
+                r
+                for r in reqs
+                if r.field == "metadata.name" and str(r.operator.value) in ("=", "==")
+            ]
             if len(reqs) == 1 and simple_name:
                 flt.name = simple_name[0].value
             elif reqs:
@@ -186,28 +210,44 @@ class ResourceHandler:
         res = rr.resource
         self._verb_allowed(res, "get")
         assert rr.name is not None
-        entry = await self.registry.get(res, rr.namespace, rr.name, rv=request.query.get("resourceVersion", ""))
-        if choice.output is Output.JSON:
+        entry = await self.registry.get(
+            conversion.storage_resource(res),
+            rr.namespace,
+            rr.name,
+            rv=request.query.get("resourceVersion", ""),
+        )
+        if choice.output is Output.JSON and not conversion.converts(res):
             return _json(entry.raw)
-        body, ct = responses.encode_object(res, entry.decode(), choice, include=request.query.get("includeObject", "Metadata"))
+        obj = conversion.from_storage(res, entry.decode())
+        body, ct = responses.encode_object(
+            res, obj, choice, include=request.query.get("includeObject", "Metadata")
+        )
         return _json(body, content_type=ct)
 
-    async def list(self, request: web.Request, rr: ResourceRequest, choice: Choice) -> web.Response:
+    async def list_collection(
+        self, request: web.Request, rr: ResourceRequest, choice: Choice
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "list")
         q = request.query
         flt = self._filter(rr, q)
         page = await self.registry.list(
-            res,
+            conversion.storage_resource(res),
             flt,
             rv=q.get("resourceVersion", ""),
             rv_match=q.get("resourceVersionMatch"),
             limit=_int(q, "limit") or 0,
             continue_=q.get("continue") or None,
         )
+        entries = page.entries
+        if conversion.converts(res):
+            entries = [
+                dataclasses.replace(e, raw=orjson.dumps(conversion.from_storage(res, e.decode())))
+                for e in entries
+            ]
         body, ct = responses.encode_list(
             res,
-            page.entries,
+            entries,
             revision=page.revision,
             cont=page.continue_,
             remaining=page.remaining,
@@ -216,7 +256,9 @@ class ResourceHandler:
         )
         return _json(body, content_type=ct)
 
-    async def watch(self, request: web.Request, rr: ResourceRequest, choice: Choice, name: str | None = None) -> web.StreamResponse:
+    async def watch(
+        self, request: web.Request, rr: ResourceRequest, choice: Choice, name: str | None = None
+    ) -> web.StreamResponse:
         res = rr.resource
         self._verb_allowed(res, "watch")
         q = request.query
@@ -227,12 +269,23 @@ class ResourceHandler:
         timeout = _int(q, "timeoutSeconds")
         if timeout is None:
             timeout = int(1800 * (1 + random.random()))
-        cache = self.registry.cache_for(res)
+        cache = self.registry.cache_for(conversion.storage_resource(res))
         initial = False
         after: int | None = None
         if send_initial is not None and _bool(send_initial):
             if q.get("resourceVersionMatch") != "NotOlderThan":
-                raise errors.invalid("meta.k8s.io", "ListOptions", "", [{"reason": "FieldValueForbidden", "message": 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', "field": "resourceVersionMatch"}])
+                raise errors.invalid(
+                    "meta.k8s.io",
+                    "ListOptions",
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueForbidden",
+                            "message": "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                            "field": "resourceVersionMatch",
+                        }
+                    ],
+                )
             if rv in ("", None):
                 await self.registry.caches.consistent()
             initial = True
@@ -252,7 +305,10 @@ class ResourceHandler:
         except TooOld as exc:
             raise errors.gone(str(exc))
         include = q.get("includeObject", "Metadata")
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
+        resp = web.StreamResponse(
+            status=200,
+            headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
+        )
         resp.enable_chunked_encoding()
         try:
             await resp.prepare(request)
@@ -262,7 +318,9 @@ class ResourceHandler:
                 batch = list(watcher.queue)
                 watcher.queue.clear()
                 await self._write_batch(resp, res, batch, choice, include)
-                await resp.write(self._bookmark(res, self.registry.caches.revision, choice, initial_end=True))
+                await resp.write(
+                    self._bookmark(res, self.registry.caches.revision, choice, initial_end=True)
+                )
             next_bookmark = loop.time() + BOOKMARK_INTERVAL
             while True:
                 now = loop.time()
@@ -287,15 +345,30 @@ class ResourceHandler:
             pass
         return resp
 
-    async def _write_batch(self, resp: web.StreamResponse, res: Resource, batch: list[tuple[str, bytes, int]], choice: Choice, include: str) -> None:
+    async def _write_batch(
+        self,
+        resp: web.StreamResponse,
+        res: Resource,
+        batch: list[tuple[str, bytes, int]],
+        choice: Choice,
+        include: str,
+    ) -> None:
         if not batch:
             return
+        if conversion.converts(res):
+            batch = [(t, _convert_line(res, line), rev) for t, line, rev in batch]
         if choice.output is Output.JSON:
             await resp.write(b"".join(line for _, line, _ in batch))
         else:
-            await resp.write(b"".join(responses.watch_line(res, t, line, choice, include) for t, line, _ in batch))
+            await resp.write(
+                b"".join(
+                    responses.watch_line(res, t, line, choice, include) for t, line, _ in batch
+                )
+            )
 
-    def _bookmark(self, res: Resource, revision: int, choice: Choice, *, initial_end: bool = False) -> bytes:
+    def _bookmark(
+        self, res: Resource, revision: int, choice: Choice, *, initial_end: bool = False
+    ) -> bytes:
         meta: Obj = {"resourceVersion": str(revision)}
         if initial_end:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
@@ -304,12 +377,16 @@ class ResourceHandler:
 
     # ----------------------------------------------------------------- writes
 
-    def _ctx(self, request: web.Request, user: Any, default_manager: str | None = None) -> WriteContext:
+    def _ctx(
+        self, request: web.Request, user: Any, default_manager: str | None = None
+    ) -> WriteContext:
         q = request.query
         dry = q.getall("dryRun", [])
         for d in dry:
             if d != "All":
-                raise errors.bad_request(f'dryRun: Unsupported value: "{d}": supported values: "All"')
+                raise errors.bad_request(
+                    f'dryRun: Unsupported value: "{d}": supported values: "All"'
+                )
         manager = q.get("fieldManager") or default_manager or _manager(request)
         return WriteContext(manager=manager, dry_run=bool(dry), user=getattr(user, "name", ""))
 
@@ -327,28 +404,45 @@ class ResourceHandler:
             raise errors.bad_request(fieldcheck.decode_error(res.kind, res.version, unknown))
         return fieldcheck.warnings(unknown)
 
-    async def create(self, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any) -> web.Response:
+    async def create(
+        self, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "create")
         bt = negotiation.body_type(request.headers.get("Content-Type"))
         if bt not in (BodyType.JSON, BodyType.YAML, BodyType.PROTOBUF):
-            raise errors.unsupported_media_type(request.headers.get("Content-Type", ""), ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"])
+            raise errors.unsupported_media_type(
+                request.headers.get("Content-Type", ""),
+                ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+            )
         obj = decode_object(await read_body(request), bt)
         if res.verbs == ("create",):
             return await subresources.virtual_create(self, request, rr, obj, user)
         check_type(res, obj)
         warnings = self._field_validation(request, res, obj)
         ctx = self._ctx(request, user)
-        created = await self.registry.create(res, rr.namespace, obj, ctx)
-        body, ct = responses.encode_object(res, created, choice)
+        created = await self.registry.create(
+            conversion.storage_resource(res), rr.namespace, conversion.to_storage(res, obj), ctx
+        )
+        body, ct = responses.encode_object(res, conversion.from_storage(res, created), choice)
         return _json(body, 201, ct, _warning_headers(warnings))
 
-    async def replace(self, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any, subresource: str | None = None) -> web.Response:
+    async def replace(
+        self,
+        request: web.Request,
+        rr: ResourceRequest,
+        choice: Choice,
+        user: Any,
+        subresource: str | None = None,
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "update")
         bt = negotiation.body_type(request.headers.get("Content-Type"))
         if bt not in (BodyType.JSON, BodyType.YAML, BodyType.PROTOBUF):
-            raise errors.unsupported_media_type(request.headers.get("Content-Type", ""), ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"])
+            raise errors.unsupported_media_type(
+                request.headers.get("Content-Type", ""),
+                ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+            )
         obj = decode_object(await read_body(request), bt)
         check_type(res, obj)
         warnings = self._field_validation(request, res, obj)
@@ -356,13 +450,27 @@ class ResourceHandler:
         assert rr.name is not None
 
         async def mutate(_old: Obj) -> Obj:
-            return obj
+            return conversion.to_storage(res, obj)
 
-        updated = await self.registry.update(res, rr.namespace, rr.name, mutate, ctx, subresource=subresource)
-        body, ct = responses.encode_object(res, updated, choice)
+        updated = await self.registry.update(
+            conversion.storage_resource(res),
+            rr.namespace,
+            rr.name,
+            mutate,
+            ctx,
+            subresource=subresource,
+        )
+        body, ct = responses.encode_object(res, conversion.from_storage(res, updated), choice)
         return _json(body, 200, ct, _warning_headers(warnings))
 
-    async def patch(self, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any, subresource: str | None = None) -> web.Response:
+    async def patch(
+        self,
+        request: web.Request,
+        rr: ResourceRequest,
+        choice: Choice,
+        user: Any,
+        subresource: str | None = None,
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "patch")
         ct_header = request.headers.get("Content-Type", "")
@@ -376,12 +484,19 @@ class ResourceHandler:
         warnings: list[str] = []
 
         async def mutate(old: Obj) -> Obj:
-            new = patching.apply(res, old, patch_doc, bt)
+            new = patching.apply(res, conversion.from_storage(res, old), patch_doc, bt)
             warnings[:] = self._field_validation(request, res, new)
-            return new
+            return conversion.to_storage(res, new)
 
-        updated = await self.registry.update(res, rr.namespace, rr.name, mutate, ctx, subresource=subresource)
-        body, ct = responses.encode_object(res, updated, choice)
+        updated = await self.registry.update(
+            conversion.storage_resource(res),
+            rr.namespace,
+            rr.name,
+            mutate,
+            ctx,
+            subresource=subresource,
+        )
+        body, ct = responses.encode_object(res, conversion.from_storage(res, updated), choice)
         return _json(body, 200, ct, _warning_headers(warnings))
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
@@ -389,7 +504,9 @@ class ResourceHandler:
         opts: Obj = {}
         raw = await read_body(request)
         if raw.strip():
-            opts = decode_object(raw, negotiation.body_type(request.headers.get("Content-Type")) or BodyType.JSON)
+            opts = decode_object(
+                raw, negotiation.body_type(request.headers.get("Content-Type")) or BodyType.JSON
+            )
         grace = opts.get("gracePeriodSeconds")
         if grace is None:
             grace = _int(q, "gracePeriodSeconds")
@@ -401,7 +518,18 @@ class ResourceHandler:
             if orphan is not None:
                 propagation = "Orphan" if orphan else "Background"
         if propagation not in (None, "Orphan", "Background", "Foreground"):
-            raise errors.invalid("", "DeleteOptions", "", [{"reason": "FieldValueNotSupported", "message": f'propagationPolicy: Unsupported value: "{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"', "field": "propagationPolicy"}])
+            raise errors.invalid(
+                "",
+                "DeleteOptions",
+                "",
+                [
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "message": f'propagationPolicy: Unsupported value: "{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"',
+                        "field": "propagationPolicy",
+                    }
+                ],
+            )
         pre = opts.get("preconditions") or {}
         dry = opts.get("dryRun") or q.getall("dryRun", [])
         return DeleteOptions(
@@ -412,14 +540,18 @@ class ResourceHandler:
             dry_run=bool(dry),
         )
 
-    async def delete(self, request: web.Request, rr: ResourceRequest, choice: Choice) -> web.Response:
+    async def delete(
+        self, request: web.Request, rr: ResourceRequest, choice: Choice
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "delete")
         opts = await self._delete_options(request)
         assert rr.name is not None
-        obj, deleted_now = await self.registry.delete(res, rr.namespace, rr.name, opts)
+        obj, deleted_now = await self.registry.delete(
+            conversion.storage_resource(res), rr.namespace, rr.name, opts
+        )
         if res.key == ("", "pods") or not deleted_now:
-            body, ct = responses.encode_object(res, obj, choice)
+            body, ct = responses.encode_object(res, conversion.from_storage(res, obj), choice)
             return _json(body, 200, ct)
         meta = obj.get("metadata") or {}
         status: Obj = {
@@ -430,25 +562,46 @@ class ResourceHandler:
             "details": {"name": rr.name, "kind": res.plural, "uid": meta.get("uid")},
         }
         if res.group:
-            status["details"] = {"name": rr.name, "group": res.group, "kind": res.plural, "uid": meta.get("uid")}
+            status["details"] = {
+                "name": rr.name,
+                "group": res.group,
+                "kind": res.plural,
+                "uid": meta.get("uid"),
+            }
         return _json(orjson.dumps(status))
 
-    async def delete_collection(self, request: web.Request, rr: ResourceRequest, choice: Choice) -> web.Response:
+    async def delete_collection(
+        self, request: web.Request, rr: ResourceRequest, choice: Choice
+    ) -> web.Response:
         res = rr.resource
         self._verb_allowed(res, "deletecollection")
         opts = await self._delete_options(request)
         flt = self._filter(rr, request.query)
-        page = await self.registry.list(res, flt, rv="")
+        store_res = conversion.storage_resource(res)
+        page = await self.registry.list(store_res, flt, rv="")
         deleted = []
         for e in page.entries:
             try:
-                obj, _ = await self.registry.delete(res, e.namespace or None, e.name, opts)
-                deleted.append(obj)
+                obj, _ = await self.registry.delete(store_res, e.namespace or None, e.name, opts)
+                deleted.append(conversion.from_storage(res, obj))
             except errors.StatusError as exc:
                 if exc.code != 404:
                     raise
-        body = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": {"resourceVersion": str(self.registry.caches.revision)}, "items": deleted})
+        body = orjson.dumps(
+            {
+                "kind": res.list_kind,
+                "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(self.registry.caches.revision)},
+                "items": deleted,
+            }
+        )
         return _json(body)
+
+
+def _convert_line(res: Resource, line: bytes) -> bytes:
+    ev = orjson.loads(line)
+    ev["object"] = conversion.from_storage(res, ev["object"])
+    return orjson.dumps(ev) + b"\n"
 
 
 def _manager(request: web.Request) -> str:
@@ -459,7 +612,6 @@ def _manager(request: web.Request) -> str:
 def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
     if not warnings:
         return None
-    return {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)}
-
-
-_ = datetime
+    return {
+        "Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in warnings)
+    }

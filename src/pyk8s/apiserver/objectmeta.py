@@ -10,36 +10,24 @@ other lists atomic). Server-side apply replaces this with the schema-driven fiel
 from __future__ import annotations
 
 import datetime
-import random
 import uuid
 from typing import Any
 
 import orjson
 
 __all__ = [
-    "generate_name",
     "manager_from_user_agent",
+    "new_uid",
     "now_rfc3339",
     "record_update",
-    "spec_changed",
 ]
 
 Obj = dict[str, Any]
-
-# upstream's utilrand alphabet: no vowels (no words), no confusable characters
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def now_rfc3339(now: datetime.datetime | None = None) -> str:
     t = now or datetime.datetime.now(datetime.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def generate_name(base: str) -> str:
-    """``base`` + 5 random characters, base cut so the result fits 63 characters."""
-    if len(base) > 58:
-        base = base[:58]
-    return base + "".join(random.choices(_ALPHABET, k=5))
 
 
 def new_uid() -> str:
@@ -53,19 +41,14 @@ def manager_from_user_agent(user_agent: str | None) -> str:
     return user_agent.split("/", 1)[0][:128] or "unknown"
 
 
-_NON_SPEC = frozenset({"metadata", "status", "apiVersion", "kind"})
-
-
-def spec_changed(new: Obj, old: Obj) -> bool:
-    """Whether anything other than metadata and status differs (→ generation bump)."""
-    keys = (set(new) | set(old)) - _NON_SPEC
-    return any(new.get(k) != old.get(k) for k in keys)
-
-
 def _fieldset(value: Any) -> Any:
     if isinstance(value, dict):
         return {f"f:{k}": _fieldset(v) for k, v in value.items()}
-    if isinstance(value, list) and value and all(isinstance(i, dict) and "name" in i for i in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(i, dict) and "name" in i for i in value)
+    ):
         out: dict[str, Any] = {}
         for item in value:
             key = "k:" + orjson.dumps({"name": item["name"]}).decode()

@@ -23,6 +23,7 @@ import orjson
 
 from pyk8s.api import errors, validation
 from pyk8s.api.resources import Resource
+from pyk8s.api.validation import names
 from pyk8s.apiserver import objectmeta, strategy
 from pyk8s.apiserver.services import ServiceAllocations
 from pyk8s.apiserver.watchcache import CacheSet, Entry, Filter, ResourceCache, make_entry
@@ -235,16 +236,17 @@ class Registry:
             meta.pop("namespace", None)
         generated = False
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = objectmeta.generate_name(meta["generateName"])
+            meta["name"] = names.generate_name(meta["generateName"])
             generated = True
         await self._check_namespace(res, ns, meta.get("name") or "")
         now = objectmeta.now_rfc3339(self._now())
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
+        strat.check_decode(obj)
+        strat.default(obj)
         meta["uid"] = objectmeta.new_uid()
         meta["creationTimestamp"] = now
         strat.prepare_create(obj)
-        strat.default(obj)
         taken: list[tuple[str, Any]] = []
         if res.key == _SERVICES:
             # addresses are allocated before validation, as upstream's service storage
@@ -327,16 +329,22 @@ class Registry:
             meta["name"] = name
             if res.namespaced:
                 meta["namespace"] = ns
-            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            for k in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ):
                 if k in old_meta:
                     meta[k] = old_meta[k]
                 else:
                     meta.pop(k, None)
             meta.pop("selfLink", None)
             meta["resourceVersion"] = old_meta.get("resourceVersion")
-            strat.prepare_update(new, old, subresource=subresource)
+            strat.check_decode(new)
             strat.default(new)
-            causes = strat.validate_update(new, old)
+            strat.prepare_update(new, old, subresource=subresource)
+            causes = strat.validate_update(new, old, subresource=subresource)
             if causes:
                 raise _invalid(res, name, causes)
             new_meta = new["metadata"]
@@ -349,14 +357,22 @@ class Registry:
                 return old
             now = objectmeta.now_rfc3339(self._now())
             objectmeta.record_update(
-                new, old, manager=ctx.manager, api_version=res.api_version, time=now,
+                new,
+                old,
+                manager=ctx.manager,
+                api_version=res.api_version,
+                time=now,
                 subresource=subresource,
             )
             if ctx.dry_run:
                 return new
             new_meta.pop("resourceVersion", None)
             try:
-                if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers") and not _graceful_pending(res, new):
+                if (
+                    new_meta.get("deletionTimestamp")
+                    and not new_meta.get("finalizers")
+                    and not _graceful_pending(res, new)
+                ):
                     kv = await self.store.delete(key, expected_revision=entry.revision)
                     self._after_delete(res, new)
                     new_meta["resourceVersion"] = str(kv.mod_revision)
@@ -427,12 +443,16 @@ class Registry:
                         return await self._write_deleting(res, key, entry, obj, opts), False
                     return obj, False
             if finalizers or grace:
-                if meta.get("deletionTimestamp"):
-                    if not changed and not (grace is not None and grace < (meta.get("deletionGracePeriodSeconds") or 0)):
-                        return obj, False
+                shortens = grace is not None and grace < (
+                    meta.get("deletionGracePeriodSeconds") or 0
+                )
+                if meta.get("deletionTimestamp") and not changed and not shortens:
+                    return obj, False
                 now = self._now()
                 if grace and res.key == _PODS:
-                    if not meta.get("deletionTimestamp") or grace < (meta.get("deletionGracePeriodSeconds") or 0):
+                    if not meta.get("deletionTimestamp") or grace < (
+                        meta.get("deletionGracePeriodSeconds") or 0
+                    ):
                         meta["deletionTimestamp"] = objectmeta.now_rfc3339(
                             now + datetime.timedelta(seconds=grace)
                         )
@@ -496,8 +516,10 @@ def _invalid(res: Resource, name: str, causes: list[validation.Cause]) -> errors
 
 def _graceful_pending(res: Resource, obj: Obj) -> bool:
     """A pod in graceful deletion stays until its kubelet deletes it with grace 0."""
-    return res.key == _PODS and bool((obj.get("spec") or {}).get("nodeName")) and bool(
-        obj["metadata"].get("deletionGracePeriodSeconds")
+    return (
+        res.key == _PODS
+        and bool((obj.get("spec") or {}).get("nodeName"))
+        and bool(obj["metadata"].get("deletionGracePeriodSeconds"))
     )
 
 
@@ -522,7 +544,9 @@ def _parse_rv(rv: str) -> int:
     try:
         n = int(rv)
     except ValueError:
-        raise errors.bad_request(f"Invalid value: {rv!r}: must be a valid resource version".replace("'", '"'))
+        raise errors.bad_request(
+            f"Invalid value: {rv!r}: must be a valid resource version".replace("'", '"')
+        )
     if n < 0:
         raise errors.bad_request(f'resourceVersion: Invalid value: "{rv}"')
     return n

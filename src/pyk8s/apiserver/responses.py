@@ -151,7 +151,9 @@ def watch_line(
         if type_ == "BOOKMARK":
             converted = obj
         else:
-            converted = table(res, [obj], version=choice.meta_version, include=include, list_meta=meta)
+            converted = table(
+                res, [obj], version=choice.meta_version, include=include, list_meta=meta
+            )
     elif choice.output is Output.PARTIAL:
         converted = partial(obj, choice.meta_version)
     else:

@@ -74,10 +74,8 @@ def parse(path: str, lookup: Lookup | None = None) -> ResourceRequest | Discover
         return None
     name = rest[1] if len(rest) >= 2 else None
     sub = rest[2] if len(rest) >= 3 else None
-    if len(rest) > 3:
-        # only proxy subresources take a trailing path
-        if sub != "proxy":
-            return None
+    if len(rest) > 3 and sub != "proxy":
+        return None  # only proxy subresources take a trailing path
     if sub is not None and sub not in res.subresources:
         return None
     if res.namespaced and namespace is None and name is not None:

@@ -33,7 +33,7 @@ from pyk8s.client import kubeconfig
 from pyk8s.storage import errors as storage_errors
 from pyk8s.storage import interface as storage
 
-__all__ = ["ServerConfig", "Server"]
+__all__ = ["Server", "ServerConfig"]
 
 log = logging.getLogger("pyk8s.apiserver")
 
@@ -41,7 +41,9 @@ KUBE_VERSION = "v1.33.0"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 REQUESTS = prometheus_client.Counter(
-    "apiserver_request_total", "API requests by verb, resource and code", ["verb", "resource", "code"]
+    "apiserver_request_total",
+    "API requests by verb, resource and code",
+    ["verb", "resource", "code"],
 )
 LATENCY = prometheus_client.Histogram(
     "apiserver_request_duration_seconds",
@@ -105,7 +107,9 @@ class Server:
         prefixes = [r.storage_key(None) for r in resources.BUILTIN if "list" in r.verbs]
         self.caches = CacheSet(self.store, prefixes)
         await self.caches.start()
-        services = ServiceAllocations(service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range)
+        services = ServiceAllocations(
+            service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range
+        )
         self.registry = Registry(self.store, self.caches, services)
         svc_res = resources.find("", "v1", "services")
         assert svc_res is not None
@@ -122,14 +126,21 @@ class Server:
         sslctx.load_cert_chain(tls.server_cert, tls.server_key)
         sslctx.load_verify_locations(tls.ca_cert)
         sslctx.verify_mode = ssl.CERT_OPTIONAL
-        site = web.TCPSite(self.runner, cfg.bind_address, cfg.port, ssl_context=sslctx, backlog=1024)
+        site = web.TCPSite(
+            self.runner, cfg.bind_address, cfg.port, ssl_context=sslctx, backlog=1024
+        )
         await site.start()
         if cfg.port == 0:
             server = site._server
             assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._write_kubeconfigs(tls)
-        log.info("apiserver serving on https://%s:%d (storage: %s)", cfg.bind_address, self.port, cfg.storage)
+        log.info(
+            "apiserver serving on https://%s:%d (storage: %s)",
+            cfg.bind_address,
+            self.port,
+            cfg.storage,
+        )
 
     @property
     def url(self) -> str:
@@ -168,11 +179,21 @@ class Server:
         for ns in SYSTEM_NAMESPACES:
             if self.registry.cache_for(ns_res).objects.get(ns_res.storage_key(None, ns)) is None:
                 try:
-                    await self.registry.create(ns_res, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, ctx)
+                    await self.registry.create(
+                        ns_res,
+                        None,
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                        ctx,
+                    )
                 except errors.StatusError as exc:
                     if exc.code != 409:
                         raise
-        if self.registry.cache_for(svc_res).objects.get(svc_res.storage_key("default", "kubernetes")) is None:
+        if (
+            self.registry.cache_for(svc_res).objects.get(
+                svc_res.storage_key("default", "kubernetes")
+            )
+            is None
+        ):
             svc = {
                 "apiVersion": "v1",
                 "kind": "Service",
@@ -183,7 +204,14 @@ class Server:
                 },
                 "spec": {
                     "clusterIP": self.registry.services.kubernetes_ip,
-                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port or 6443}],
+                    "ports": [
+                        {
+                            "name": "https",
+                            "port": 443,
+                            "protocol": "TCP",
+                            "targetPort": self.port or 6443,
+                        }
+                    ],
                     "sessionAffinity": "None",
                     "type": "ClusterIP",
                 },
@@ -213,11 +241,15 @@ class Server:
             return resp
         except errors.StatusError as exc:
             code = exc.code
-            return web.Response(status=exc.code, body=orjson.dumps(exc.status()), content_type="application/json")
+            return web.Response(
+                status=exc.code, body=orjson.dumps(exc.status()), content_type="application/json"
+            )
         except storage_errors.Unavailable as exc:
             code = 503
             err = errors.StatusError(503, "ServiceUnavailable", str(exc))
-            return web.Response(status=503, body=orjson.dumps(err.status()), content_type="application/json")
+            return web.Response(
+                status=503, body=orjson.dumps(err.status()), content_type="application/json"
+            )
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except web.HTTPException:
@@ -225,10 +257,13 @@ class Server:
         except Exception as exc:
             log.exception("%s %s failed", request.method, request.path)
             err = errors.internal_error(f"{type(exc).__name__}: {exc}")
-            return web.Response(status=500, body=orjson.dumps(err.status()), content_type="application/json")
+            return web.Response(
+                status=500, body=orjson.dumps(err.status()), content_type="application/json"
+            )
         finally:
             verb = request.method
             LATENCY.labels(verb).observe(time.perf_counter() - t0)
+            REQUESTS.labels(verb, request.get("resource", ""), str(code)).inc()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -239,11 +274,13 @@ class Server:
                 raise errors.not_found_path()
             if user.anonymous:
                 raise errors.StatusError(
-                    403, "Forbidden",
+                    403,
+                    "Forbidden",
                     f'forbidden: User "system:anonymous" cannot {request.method.lower()} path "{path}"',
                 )
             if isinstance(parsed, routing.Discovery):
                 return self._discovery(request, parsed)
+            request["resource"] = parsed.resource.plural
             return await self.handler.handle(request, parsed, user)
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
@@ -256,10 +293,24 @@ class Server:
         if path.startswith("/openapi/"):
             return self.openapi.handle(request)
         if path == "/":
-            paths = sorted({"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/metrics", "/openapi/v3"}
-                           | {f"/apis/{g}" for g in self.docs.group_versions if g}
-                           | {f"/apis/{g}/{v}" for (g, v) in self.docs.by_gv if g})
-            return web.Response(body=orjson.dumps({"paths": paths}), content_type="application/json")
+            paths = sorted(
+                {
+                    "/api",
+                    "/api/v1",
+                    "/apis",
+                    "/healthz",
+                    "/livez",
+                    "/readyz",
+                    "/version",
+                    "/metrics",
+                    "/openapi/v3",
+                }
+                | {f"/apis/{g}" for g in self.docs.group_versions if g}
+                | {f"/apis/{g}/{v}" for (g, v) in self.docs.by_gv if g}
+            )
+            return web.Response(
+                body=orjson.dumps({"paths": paths}), content_type="application/json"
+            )
         raise errors.not_found_path()
 
     def _discovery(self, request: web.Request, d: routing.Discovery) -> web.Response:
@@ -267,17 +318,27 @@ class Server:
         aggregated = "as=APIGroupDiscoveryList" in accept and "g=apidiscovery.k8s.io" in accept
         if d.group is None:
             if aggregated:
-                version = "v2" if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept else "v2beta1"
+                version = (
+                    "v2"
+                    if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept
+                    else "v2beta1"
+                )
                 body = self.docs.aggregated_core if d.legacy else self.docs.aggregated_apis
                 if version == "v2beta1":
-                    body = body.replace(b'"apidiscovery.k8s.io/v2"', b'"apidiscovery.k8s.io/v2beta1"', 1)
+                    body = body.replace(
+                        b'"apidiscovery.k8s.io/v2"', b'"apidiscovery.k8s.io/v2beta1"', 1
+                    )
                 return web.Response(
                     body=body,
-                    headers={"Content-Type": f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList",
-                             "Vary": "Accept"},
+                    headers={
+                        "Content-Type": f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList",
+                        "Vary": "Accept",
+                    },
                 )
             body = self.docs.api_versions if d.legacy else self.docs.api_groups
-            return web.Response(body=body, content_type="application/json", headers={"Vary": "Accept"})
+            return web.Response(
+                body=body, content_type="application/json", headers={"Vary": "Accept"}
+            )
         if d.version is None:
             g = self.docs.groups.get(d.group)
             if g is None:

@@ -1,5 +1,5 @@
 """Service address bookkeeping around Service writes: ClusterIPs from the service CIDR and
-NodePorts from 30000–32767, allocated on create/update and released on delete (upstream's
+NodePorts from 30000-32767, allocated on create/update and released on delete (upstream's
 service REST storage). Pure logic over the allocators; the registry calls these hooks."""
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class ServiceAllocations:
         name = (svc.get("metadata") or {}).get("name", "")
         taken: list[tuple[str, Any]] = []
         wants = spec.get("type") in _NODEPORT_TYPES and not (
-            spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False
+            spec.get("type") == "LoadBalancer"
+            and spec.get("allocateLoadBalancerNodePorts") is False
         )
         old_ports: dict[tuple[Any, Any], int] = {}
         if old is not None:
@@ -126,7 +127,10 @@ class ServiceAllocations:
                     self.ports.allocate(np)
                 except ValueError:
                     raise _invalid(
-                        name, f"spec.ports[{i}].nodePort", str(np), "provided port is already allocated"
+                        name,
+                        f"spec.ports[{i}].nodePort",
+                        str(np),
+                        "provided port is already allocated",
                     )
             else:
                 np = self.ports.allocate()

@@ -82,9 +82,13 @@ async def handle(
         if method == "PUT":
             if sub == "finalize":
                 return await _finalize(h, request, rr, choice, user)
-            return await h.replace(request, rr, choice, user, subresource=sub_name if sub == "status" else None)
+            return await h.replace(
+                request, rr, choice, user, subresource=sub_name if sub == "status" else None
+            )
         if method == "PATCH" and sub != "finalize":
-            return await h.patch(request, rr, choice, user, subresource=sub_name if sub == "status" else None)
+            return await h.patch(
+                request, rr, choice, user, subresource=sub_name if sub == "status" else None
+            )
         raise errors.method_not_supported(res.group, f"{res.plural}/{sub}", method.lower())
     if sub == "scale":
         return await _scale(h, request, rr, user)
@@ -115,14 +119,18 @@ async def _body(request: web.Request) -> Obj:
     return decode_object(await read_body(request), bt)
 
 
-async def _scale(h: ResourceHandler, request: web.Request, rr: ResourceRequest, user: Any) -> web.Response:
+async def _scale(
+    h: ResourceHandler, request: web.Request, rr: ResourceRequest, user: Any
+) -> web.Response:
     from pyk8s.apiserver import patching
 
     res = rr.resource
     assert rr.name is not None
     if request.method == "GET":
         entry = await h.registry.get(res, rr.namespace, rr.name)
-        return web.Response(body=orjson.dumps(_scale_of(entry.decode())), content_type="application/json")
+        return web.Response(
+            body=orjson.dumps(_scale_of(entry.decode())), content_type="application/json"
+        )
     if request.method == "PUT":
         scale = await _body(request)
         patch_doc: Any = None
@@ -183,38 +191,63 @@ async def _scale(h: ResourceHandler, request: web.Request, rr: ResourceRequest, 
     return web.Response(body=orjson.dumps(_scale_of(updated)), content_type="application/json")
 
 
-async def _bind(h: ResourceHandler, ns: str | None, pod_name: str, binding: Obj, user: Any) -> web.Response:
+async def _bind(
+    h: ResourceHandler, ns: str | None, pod_name: str, binding: Obj, user: Any
+) -> web.Response:
     pods = resources.find("", "v1", "pods")
     assert pods is not None
     target = (binding.get("target") or {}).get("name")
     if not target:
         raise errors.invalid(
-            "", "Binding", pod_name,
-            [{"reason": "FieldValueRequired", "message": "target.name: Required value", "field": "target.name"}],
+            "",
+            "Binding",
+            pod_name,
+            [
+                {
+                    "reason": "FieldValueRequired",
+                    "message": "target.name: Required value",
+                    "field": "target.name",
+                }
+            ],
         )
 
     async def mutate(old: Obj) -> Obj:
         spec = old.setdefault("spec", {})
         if old["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("", "pods/binding", pod_name, "pod is being deleted, cannot be assigned to a host")
+            raise errors.conflict(
+                "", "pods/binding", pod_name, "pod is being deleted, cannot be assigned to a host"
+            )
         if spec.get("nodeName"):
             raise errors.conflict(
-                "", "pods/binding", pod_name, f'pod {pod_name} is already assigned to node "{spec["nodeName"]}"'
+                "",
+                "pods/binding",
+                pod_name,
+                f'pod {pod_name} is already assigned to node "{spec["nodeName"]}"',
             )
         spec["nodeName"] = target
         status = old.setdefault("status", {})
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": objectmeta.now_rfc3339()})
+        conds.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": objectmeta.now_rfc3339(),
+            }
+        )
         status["conditions"] = conds
         return old
 
     from pyk8s.apiserver.registry import WriteContext
 
-    await h.registry.update(pods, ns, pod_name, mutate, WriteContext(manager="kube-scheduler"))
+    await h.registry.update(
+        pods, ns, pod_name, mutate, WriteContext(manager="kube-scheduler"), subresource="binding"
+    )
     return web.Response(
         status=201,
-        body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        body=orjson.dumps(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+        ),
         content_type="application/json",
     )
 
@@ -244,10 +277,16 @@ async def _evict(h: ResourceHandler, request: web.Request, rr: ResourceRequest) 
                     429,
                     "TooManyRequests",
                     "Cannot evict pod as it would violate the pod's disruption budget.",
-                    {"causes": [{"reason": "DisruptionBudget",
-                                 "message": f"The disruption budget {pdb['metadata']['name']} needs "
-                                 f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
-                                 f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently"}]},
+                    {
+                        "causes": [
+                            {
+                                "reason": "DisruptionBudget",
+                                "message": f"The disruption budget {pdb['metadata']['name']} needs "
+                                f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
+                                f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently",
+                            }
+                        ]
+                    },
                 )
     opts_obj = ev.get("deleteOptions") or {}
     pre = opts_obj.get("preconditions") or {}
@@ -260,12 +299,16 @@ async def _evict(h: ResourceHandler, request: web.Request, rr: ResourceRequest) 
     await h.registry.delete(rr.resource, rr.namespace, rr.name, opts)
     return web.Response(
         status=201,
-        body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        body=orjson.dumps(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+        ),
         content_type="application/json",
     )
 
 
-async def _finalize(h: ResourceHandler, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any) -> web.Response:
+async def _finalize(
+    h: ResourceHandler, request: web.Request, rr: ResourceRequest, choice: Choice, user: Any
+) -> web.Response:
     body = await _body(request)
     assert rr.name is not None
     finalizers = (body.get("spec") or {}).get("finalizers") or []
@@ -277,8 +320,14 @@ async def _finalize(h: ResourceHandler, request: web.Request, rr: ResourceReques
         return old
 
     ctx = h._ctx(request, user)
-    updated = await h.registry.update(rr.resource, None, rr.name, mutate, ctx, subresource="finalize")
-    if updated["metadata"].get("deletionTimestamp") and not finalizers and not updated["metadata"].get("finalizers"):
+    updated = await h.registry.update(
+        rr.resource, None, rr.name, mutate, ctx, subresource="finalize"
+    )
+    if (
+        updated["metadata"].get("deletionTimestamp")
+        and not finalizers
+        and not updated["metadata"].get("finalizers")
+    ):
         from pyk8s.apiserver.registry import DeleteOptions
 
         try:
@@ -313,14 +362,27 @@ async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) ->
             503, "ServiceUnavailable", f"node {node_name} has no kubelet endpoint"
         )
     url = f"{base}/containerLogs/{rr.namespace}/{rr.name}/{container}"
-    params = {k: v for k, v in request.query.items() if k in ("follow", "previous", "timestamps", "tailLines", "sinceSeconds", "sinceTime", "limitBytes")}
+    params = {
+        k: v
+        for k, v in request.query.items()
+        if k
+        in (
+            "follow",
+            "previous",
+            "timestamps",
+            "tailLines",
+            "sinceSeconds",
+            "sinceTime",
+            "limitBytes",
+        )
+    }
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     async with aiohttp.ClientSession() as session:
         try:
-            async with session.get(url, params=params, ssl=ctx if base.startswith("https") else None) as upstream:
+            async with session.get(url, params=params, ssl=ctx) as upstream:
                 if upstream.status != 200:
                     text = await upstream.text()
                     raise errors.bad_request(text.strip() or f"kubelet answered {upstream.status}")
@@ -328,7 +390,9 @@ async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) ->
                 async for chunk in upstream.content.iter_any():
                     await resp.write(chunk)
         except aiohttp.ClientError as exc:
-            raise errors.StatusError(503, "ServiceUnavailable", f"error dialing kubelet on {node_name}: {exc}")
+            raise errors.StatusError(
+                503, "ServiceUnavailable", f"error dialing kubelet on {node_name}: {exc}"
+            )
     await resp.write_eof()
     return resp
 
@@ -358,7 +422,11 @@ async def virtual_create(
     }
     if getattr(user, "uid", ""):
         user_info["uid"] = user.uid
-    out: Obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None}}
+    out: Obj = {
+        "kind": res.kind,
+        "apiVersion": res.api_version,
+        "metadata": {"creationTimestamp": None},
+    }
     if res.plural == "selfsubjectreviews":
         out["status"] = {"userInfo": user_info}
     elif res.plural in ("selfsubjectaccessreviews", "subjectaccessreviews"):

@@ -168,7 +168,9 @@ class Watcher:
     def _push(self, type_: str, line: bytes, revision: int) -> None:
         self.queue.append((type_, line, revision))
         if len(self.queue) > WATCHER_QUEUE_LIMIT:
-            log.warning("closing slow watcher on %s (%d events queued)", self.cache.prefix, len(self.queue))
+            log.warning(
+                "closing slow watcher on %s (%d events queued)", self.cache.prefix, len(self.queue)
+            )
             self.close()
         self._wakeup.set()
 

@@ -60,10 +60,24 @@ def _ready(data_dir: Path) -> bool:
 
 
 def _forward_args(args: argparse.Namespace, data_dir: Path) -> list[str]:
-    out = ["--data-dir", str(data_dir), "--bind-address", args.bind_address, "--port", str(args.port),
-           "--storage", args.storage, "--etcd-endpoints", args.etcd_endpoints, "--sqlite-sync", args.sqlite_sync,
-           "--service-cluster-ip-range", args.service_cluster_ip_range,
-           "--service-node-port-range", args.service_node_port_range]
+    out = [
+        "--data-dir",
+        str(data_dir),
+        "--bind-address",
+        args.bind_address,
+        "--port",
+        str(args.port),
+        "--storage",
+        args.storage,
+        "--etcd-endpoints",
+        args.etcd_endpoints,
+        "--sqlite-sync",
+        args.sqlite_sync,
+        "--service-cluster-ip-range",
+        args.service_cluster_ip_range,
+        "--service-node-port-range",
+        args.service_node_port_range,
+    ]
     if args.token_auth_file:
         out += ["--token-auth-file", str(args.token_auth_file)]
     if args.write_kubeconfig:
@@ -86,8 +100,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     log_path = data_dir / "pyk8s.log"
     cmd = [sys.executable, "-m", "pyk8s.cli.main", "server", *_forward_args(args, data_dir)]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     (data_dir / "pyk8s.pid").write_text(f"{proc.pid}\n")
     print(f"starting pyk8s (pid {proc.pid}, log {log_path}) ", end="", flush=True)
     deadline = time.monotonic() + args.timeout
@@ -105,7 +124,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         time.sleep(0.25)
     else:
         print(" timed out")
-        print(f"pyk8s did not become ready within {args.timeout:.0f}s; see {log_path}", file=sys.stderr)
+        print(
+            f"pyk8s did not become ready within {args.timeout:.0f}s; see {log_path}",
+            file=sys.stderr,
+        )
         return 1
     print(" ready")
     kc = data_dir / "admin.kubeconfig"
@@ -151,7 +173,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("pyk8s: stopped")
         return 3
     ready = _ready(data_dir)
-    print(f"pyk8s: running (pid {pid}), {'ready' if ready else 'not ready'} at {_server_url(data_dir)}")
+    print(
+        f"pyk8s: running (pid {pid}), {'ready' if ready else 'not ready'} at {_server_url(data_dir)}"
+    )
     print(f"kubeconfig: {data_dir / 'admin.kubeconfig'}")
     return 0 if ready else 1
 

@@ -24,19 +24,62 @@ def default_data_dir() -> Path:
 
 
 def _add_server_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=None, help="state, TLS and kubeconfig directory (default /var/lib/pyk8s as root, else ~/.local/share/pyk8s)")
-    p.add_argument("--bind-address", default="127.0.0.1", help="address to serve the API on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443; 0 picks a free one)")
-    p.add_argument("--storage", choices=("sqlite", "etcd"), default="sqlite", help="storage backend (default sqlite, embedded)")
-    p.add_argument("--etcd-endpoints", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs (with --storage etcd)")
-    p.add_argument("--sqlite-sync", choices=("normal", "full"), default="normal", help="'full' also survives power loss (slower writes)")
-    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service ClusterIPs")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="state, TLS and kubeconfig directory (default /var/lib/pyk8s as root, else ~/.local/share/pyk8s)",
+    )
+    p.add_argument(
+        "--bind-address",
+        default="127.0.0.1",
+        help="address to serve the API on (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port", type=int, default=6443, help="HTTPS port (default 6443; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--storage",
+        choices=("sqlite", "etcd"),
+        default="sqlite",
+        help="storage backend (default sqlite, embedded)",
+    )
+    p.add_argument(
+        "--etcd-endpoints",
+        default="http://127.0.0.1:2379",
+        help="comma-separated etcd client URLs (with --storage etcd)",
+    )
+    p.add_argument(
+        "--sqlite-sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="'full' also survives power loss (slower writes)",
+    )
+    p.add_argument(
+        "--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service ClusterIPs"
+    )
     p.add_argument("--service-node-port-range", default="30000-32767", help="range for NodePorts")
-    p.add_argument("--token-auth-file", type=Path, default=None, help="static bearer tokens: token,user,uid,\"group1,group2\"")
-    p.add_argument("--write-kubeconfig", type=Path, default=None, help="also write the admin kubeconfig here")
-    p.add_argument("--tls-san", action="append", default=[], help="extra name or IP for the serving certificate")
-    p.add_argument("--disable-agent", action="store_true", help="do not run a local node (kubelet + proxy)")
-    p.add_argument("--disable-controllers", action="store_true", help="do not run the controller-manager")
+    p.add_argument(
+        "--token-auth-file",
+        type=Path,
+        default=None,
+        help='static bearer tokens: token,user,uid,"group1,group2"',
+    )
+    p.add_argument(
+        "--write-kubeconfig", type=Path, default=None, help="also write the admin kubeconfig here"
+    )
+    p.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        help="extra name or IP for the serving certificate",
+    )
+    p.add_argument(
+        "--disable-agent", action="store_true", help="do not run a local node (kubelet + proxy)"
+    )
+    p.add_argument(
+        "--disable-controllers", action="store_true", help="do not run the controller-manager"
+    )
     p.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -76,10 +119,16 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.stop()
         return 1
     except OSError as exc:
-        print(f"pyk8s: error: cannot serve on {args.bind_address}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"pyk8s: error: cannot serve on {args.bind_address}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         await server.stop()
         return 1
-    print(f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {server.cfg.data_dir / 'admin.kubeconfig'}", flush=True)
+    print(
+        f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {server.cfg.data_dir / 'admin.kubeconfig'}",
+        flush=True,
+    )
     await stop.wait()
     logging.getLogger("pyk8s").info("shutting down")
     await server.stop()
@@ -107,29 +156,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"pyk8s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("server", help="run the control plane in the foreground", description="Run the control plane (apiserver; controller-manager and scheduler join in later releases) in the foreground.")
+    p = sub.add_parser(
+        "server",
+        help="run the control plane in the foreground",
+        description="Run the control plane (apiserver; controller-manager and scheduler join in later releases) in the foreground.",
+    )
     _add_server_args(p)
     p.set_defaults(func=cmd_server)
-    p = sub.add_parser("apiserver", help="run only the apiserver in the foreground", description="Run only the apiserver in the foreground.")
+    p = sub.add_parser(
+        "apiserver",
+        help="run only the apiserver in the foreground",
+        description="Run only the apiserver in the foreground.",
+    )
     _add_server_args(p)
     p.set_defaults(func=cmd_server)
 
-    p = sub.add_parser("up", help="start the all-in-one cluster in the background and wait until it is ready", description="Start the cluster in the background, wait until it is ready, write the kubeconfig and merge a 'pyk8s' context into ~/.kube/config.")
+    p = sub.add_parser(
+        "up",
+        help="start the all-in-one cluster in the background and wait until it is ready",
+        description="Start the cluster in the background, wait until it is ready, write the kubeconfig and merge a 'pyk8s' context into ~/.kube/config.",
+    )
     _add_server_args(p)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     p.add_argument("--no-merge-kubeconfig", action="store_true", help="leave ~/.kube/config alone")
     p.set_defaults(func=lifecycle.cmd_up)
 
-    p = sub.add_parser("down", help="stop the cluster started by 'pyk8s up'", description="Stop the cluster started by 'pyk8s up' (its data stays).")
+    p = sub.add_parser(
+        "down",
+        help="stop the cluster started by 'pyk8s up'",
+        description="Stop the cluster started by 'pyk8s up' (its data stays).",
+    )
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--timeout", type=float, default=30.0)
     p.set_defaults(func=lifecycle.cmd_down)
 
-    p = sub.add_parser("status", help="show whether the cluster runs and answers", description="Show whether the cluster started by 'pyk8s up' runs and answers.")
+    p = sub.add_parser(
+        "status",
+        help="show whether the cluster runs and answers",
+        description="Show whether the cluster started by 'pyk8s up' runs and answers.",
+    )
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lifecycle.cmd_status)
 
-    p = sub.add_parser("kubectl", help="run kubectl against this cluster", description="Run the real kubectl with the cluster's admin kubeconfig.", add_help=False)
+    p = sub.add_parser(
+        "kubectl",
+        help="run kubectl against this cluster",
+        description="Run the real kubectl with the cluster's admin kubeconfig.",
+        add_help=False,
+    )
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=lifecycle.cmd_kubectl)
 

@@ -44,7 +44,10 @@ def render(
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": name, "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)}}
+            {
+                "name": name,
+                "cluster": {"server": server, "certificate-authority-data": _b64(ca_pem)},
+            }
         ],
         "users": [{"name": f"{name}-{user}", "user": user_entry}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-{user}"}}],
