@@ -89,3 +89,16 @@ async def test_initial_events_then_live(caches: CacheSet) -> None:
     await caches.store.create(PREFIX + "a/live", _cm("live"))
     events = await _batch(w, 2)
     assert [(t, o["metadata"]["name"]) for t, o in events] == [("ADDED", "pre"), ("ADDED", "live")]
+
+
+async def test_cache_added_at_run_time_is_filled_and_follows(caches: CacheSet) -> None:
+    prefix = "/registry/example.com/widgets/"
+    await caches.store.create(prefix + "a/w1", _cm("w1"))
+    await caches.consistent()
+    cache = await caches.add_filled(prefix)
+    assert [e.name for e in cache.scan(Filter())] == ["w1"]
+    rev = await caches.store.create(prefix + "a/w2", _cm("w2"))
+    assert await caches.wait_for(rev)
+    assert sorted(e.name for e in cache.scan(Filter())) == ["w1", "w2"]
+    caches.remove(prefix)
+    assert caches.route(prefix + "a/w3") is None

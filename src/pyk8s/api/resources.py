@@ -295,6 +295,21 @@ BUILTIN: tuple[Resource, ...] = (
     _r("events.k8s.io", "v1", "Event", "events", short=("ev",), storage_version="core/v1"),
     # node.k8s.io/v1
     _r("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False),
+    # admissionregistration.k8s.io/v1
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        namespaced=False,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+    ),
     # authentication.k8s.io/v1 and authorization.k8s.io/v1 (virtual, create only)
     _r(
         "authentication.k8s.io",

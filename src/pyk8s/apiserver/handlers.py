@@ -18,7 +18,7 @@ from aiohttp import web
 from pyk8s.api import errors, fieldcheck, selectors
 from pyk8s.api import protobuf as pb
 from pyk8s.api.resources import Resource
-from pyk8s.apiserver import conversion, negotiation, patching, responses, subresources
+from pyk8s.apiserver import admission, conversion, negotiation, patching, responses, subresources
 from pyk8s.apiserver.negotiation import BodyType, Choice, Output
 from pyk8s.apiserver.registry import DeleteOptions, Registry, WriteContext
 from pyk8s.apiserver.routing import ResourceRequest
@@ -388,7 +388,7 @@ class ResourceHandler:
                     f'dryRun: Unsupported value: "{d}": supported values: "All"'
                 )
         manager = q.get("fieldManager") or default_manager or _manager(request)
-        return WriteContext(manager=manager, dry_run=bool(dry), user=getattr(user, "name", ""))
+        return WriteContext(manager=manager, dry_run=bool(dry), user=_user_info(user))
 
     def _field_validation(self, request: web.Request, res: Resource, obj: Obj) -> list[str]:
         """Unknown fields per fieldValidation: Strict → 400, Warn → warnings, Ignore."""
@@ -425,7 +425,7 @@ class ResourceHandler:
             conversion.storage_resource(res), rr.namespace, conversion.to_storage(res, obj), ctx
         )
         body, ct = responses.encode_object(res, conversion.from_storage(res, created), choice)
-        return _json(body, 201, ct, _warning_headers(warnings))
+        return _json(body, 201, ct, _warning_headers(warnings + ctx.warnings))
 
     async def replace(
         self,
@@ -461,7 +461,7 @@ class ResourceHandler:
             subresource=subresource,
         )
         body, ct = responses.encode_object(res, conversion.from_storage(res, updated), choice)
-        return _json(body, 200, ct, _warning_headers(warnings))
+        return _json(body, 200, ct, _warning_headers(warnings + ctx.warnings))
 
     async def patch(
         self,
@@ -497,7 +497,7 @@ class ResourceHandler:
             subresource=subresource,
         )
         body, ct = responses.encode_object(res, conversion.from_storage(res, updated), choice)
-        return _json(body, 200, ct, _warning_headers(warnings))
+        return _json(body, 200, ct, _warning_headers(warnings + ctx.warnings))
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
         q = request.query
@@ -538,6 +538,7 @@ class ResourceHandler:
             precondition_uid=pre.get("uid"),
             precondition_rv=pre.get("resourceVersion"),
             dry_run=bool(dry),
+            user=_user_info(request.get("user")),
         )
 
     async def delete(
@@ -596,6 +597,12 @@ class ResourceHandler:
             }
         )
         return _json(body)
+
+
+def _user_info(user: Any) -> admission.UserInfo:
+    return admission.UserInfo(
+        getattr(user, "name", ""), getattr(user, "uid", ""), tuple(getattr(user, "groups", ()))
+    )
 
 
 def _convert_line(res: Resource, line: bytes) -> bytes:

@@ -24,7 +24,7 @@ import orjson
 from pyk8s.api import errors, validation
 from pyk8s.api.resources import Resource
 from pyk8s.api.validation import names
-from pyk8s.apiserver import objectmeta, strategy
+from pyk8s.apiserver import admission, objectmeta, strategy
 from pyk8s.apiserver.services import ServiceAllocations
 from pyk8s.apiserver.watchcache import CacheSet, Entry, Filter, ResourceCache, make_entry
 from pyk8s.storage import errors as storage_errors
@@ -47,7 +47,8 @@ _PODS = ("", "pods")
 class WriteContext:
     manager: str = "unknown"
     dry_run: bool = False
-    user: str = ""
+    user: admission.UserInfo = admission.UserInfo("system:apiserver", groups=("system:masters",))
+    warnings: list[str] = field(default_factory=list)  # for the client's Warning headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
+    user: admission.UserInfo = admission.UserInfo("system:apiserver", groups=("system:masters",))
 
 
 @dataclass(slots=True)
@@ -72,6 +74,7 @@ class Registry:
     store: storage.Interface
     caches: CacheSet
     services: ServiceAllocations
+    admission: admission.Chain = field(default_factory=admission.NoAdmission)
     _now: Callable[[], datetime.datetime] = field(
         default=lambda: datetime.datetime.now(datetime.UTC)
     )
@@ -255,10 +258,33 @@ class Registry:
             if ctx.dry_run:
                 self.services.release(taken)
                 taken = []
-        causes = strat.validate_create(obj)
-        if causes:
+        attrs = admission.Attributes(
+            resource=res,
+            subresource=None,
+            namespace=ns,
+            name=meta.get("name") or "",
+            operation="CREATE",
+            user=ctx.user,
+            dry_run=ctx.dry_run,
+            options={
+                "kind": "CreateOptions",
+                "apiVersion": "meta.k8s.io/v1",
+                "fieldManager": ctx.manager,
+            },
+        )
+        try:
+            obj = await self.admission.mutate(attrs, obj, None)
+            meta = obj["metadata"]
+            strat.default(obj)
+            causes = strat.validate_create(obj)
+            if causes:
+                raise _invalid(res, meta.get("name") or "", causes)
+            await self.admission.validate(attrs, obj, None)
+        except BaseException:
             self.services.release(taken)
-            raise _invalid(res, meta.get("name") or "", causes)
+            raise
+        finally:
+            ctx.warnings.extend(attrs.warnings)
         objectmeta.record_update(
             obj, None, manager=ctx.manager, api_version=res.api_version, time=now
         )
@@ -344,9 +370,31 @@ class Registry:
             strat.check_decode(new)
             strat.default(new)
             strat.prepare_update(new, old, subresource=subresource)
-            causes = strat.validate_update(new, old, subresource=subresource)
-            if causes:
-                raise _invalid(res, name, causes)
+            attrs = admission.Attributes(
+                resource=res,
+                subresource=subresource,
+                namespace=ns,
+                name=name,
+                operation="UPDATE",
+                user=ctx.user,
+                dry_run=ctx.dry_run,
+                options={
+                    "kind": "UpdateOptions",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "fieldManager": ctx.manager,
+                },
+            )
+            try:
+                if subresource != "binding":
+                    new = await self.admission.mutate(attrs, new, old)
+                    strat.default(new)
+                causes = strat.validate_update(new, old, subresource=subresource)
+                if causes:
+                    raise _invalid(res, name, causes)
+                if subresource != "binding":
+                    await self.admission.validate(attrs, new, old)
+            finally:
+                ctx.warnings.extend(attrs.warnings)
             new_meta = new["metadata"]
             taken: list[tuple[str, Any]] = []
             release: list[tuple[str, Any]] = []
@@ -464,6 +512,20 @@ class Registry:
                     meta["finalizers"] = finalizers
                 if finalizers or grace:
                     return await self._write_deleting(res, key, entry, obj, opts), False
+            await self.admission.validate(
+                admission.Attributes(
+                    resource=res,
+                    subresource=None,
+                    namespace=ns,
+                    name=name,
+                    operation="DELETE",
+                    user=opts.user,
+                    dry_run=opts.dry_run,
+                    options={"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"},
+                ),
+                None,
+                obj,
+            )
             if opts.dry_run:
                 return obj, True
             try:

@@ -203,8 +203,13 @@ class ResourceCache:
         self.floor = 0
         self.watchers: set[Watcher] = set()
         self._sorted: list[str] | None = None
+        # events that arrive while the cache is being filled (see CacheSet.add_filled)
+        self.pending: list[storage.Event] | None = None
 
     def apply(self, ev: storage.Event) -> None:
+        if self.pending is not None:
+            self.pending.append(ev)
+            return
         prev = self.objects.get(ev.key)
         entry = make_entry(ev.key, ev.value, ev.revision)
         if ev.type == storage.EventType.DELETED:
@@ -300,6 +305,40 @@ class CacheSet:
             cache.floor = self.revision
             self.caches[prefix] = cache
         return cache
+
+    async def add_filled(self, prefix: str) -> ResourceCache:
+        """A cache for a prefix that appears at run time (a new CRD's resources), filled
+        from storage at the current revision. Events routed to it meanwhile are held and
+        applied after the fill, so it misses nothing and never goes back in time."""
+        existing = self.caches.get(prefix)
+        if existing is not None:
+            return existing
+        cache = ResourceCache(prefix)
+        cache.pending = []
+        rev = self.revision
+        cache.floor = rev
+        self.caches[prefix] = cache
+        try:
+            cont: str | None = None
+            while True:
+                page = await self.store.list(prefix, revision=rev, limit=5000, continue_=cont)
+                for kv in page.items:
+                    cache.objects[kv.key] = make_entry(kv.key, kv.value, kv.mod_revision)
+                cont = page.continue_
+                if cont is None:
+                    break
+        except BaseException:
+            del self.caches[prefix]
+            raise
+        held, cache.pending = cache.pending, None
+        for ev in held:
+            cache.apply(ev)
+        return cache
+
+    def remove(self, prefix: str) -> None:
+        cache = self.caches.pop(prefix, None)
+        if cache is not None:
+            cache.close_watchers()
 
     def route(self, key: str) -> ResourceCache | None:
         # /registry/<a>/… or /registry/<a>/<b>/… (services/specs, CRD groups)
