@@ -11,6 +11,7 @@ after the name is a namespaced plural. Discovery paths come back as ``Discovery`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from pyk8s.api import resources
 from pyk8s.api.resources import Resource
@@ -33,9 +34,13 @@ class Discovery:
     legacy: bool  # under /api
 
 
-class Lookup:
-    """Finds resources by (group, version, plural); the apiserver adds CRDs to it later."""
+class Lookup(Protocol):
+    """Finds a served resource by (group, version, plural)."""
 
+    def find(self, group: str, version: str, plural: str) -> Resource | None: ...
+
+
+class _Builtin:
     def find(self, group: str, version: str, plural: str) -> Resource | None:
         return resources.find(group, version, plural)
 
@@ -83,4 +88,4 @@ def parse(path: str, lookup: Lookup | None = None) -> ResourceRequest | Discover
     return ResourceRequest(res, namespace, name, sub)
 
 
-_DEFAULT = Lookup()
+_DEFAULT = _Builtin()

@@ -23,7 +23,8 @@ from aiohttp import web
 
 from pyk8s import __version__
 from pyk8s.api import errors, resources
-from pyk8s.apiserver import authn, certs, discovery, routing
+from pyk8s.apiserver import authn, certs, routing
+from pyk8s.apiserver.resourcetable import ResourceTable
 from pyk8s.apiserver.handlers import ResourceHandler
 from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
 from pyk8s.apiserver.registry import Registry, WriteContext
@@ -90,7 +91,7 @@ class Server:
         self.registry: Registry | None = None
         self.runner: web.AppRunner | None = None
         self.port = cfg.port
-        self.docs = discovery.Documents(resources.BUILTIN)
+        self.table = ResourceTable(resources.BUILTIN)
         self.authenticator = authn.Authenticator(
             authn.load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
         )
@@ -269,7 +270,7 @@ class Server:
         path = request.path
         user: authn.User = request["user"]
         if path.startswith("/api"):
-            parsed = routing.parse(path)
+            parsed = routing.parse(path, self.table)
             if parsed is None:
                 raise errors.not_found_path()
             if user.anonymous:
@@ -305,8 +306,8 @@ class Server:
                     "/metrics",
                     "/openapi/v3",
                 }
-                | {f"/apis/{g}" for g in self.docs.group_versions if g}
-                | {f"/apis/{g}/{v}" for (g, v) in self.docs.by_gv if g}
+                | {f"/apis/{g}" for g in self.table.docs.group_versions if g}
+                | {f"/apis/{g}/{v}" for (g, v) in self.table.docs.by_gv if g}
             )
             return web.Response(
                 body=orjson.dumps({"paths": paths}), content_type="application/json"
@@ -323,7 +324,7 @@ class Server:
                     if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept
                     else "v2beta1"
                 )
-                body = self.docs.aggregated_core if d.legacy else self.docs.aggregated_apis
+                body = self.table.docs.aggregated_core if d.legacy else self.table.docs.aggregated_apis
                 if version == "v2beta1":
                     body = body.replace(
                         b'"apidiscovery.k8s.io/v2"', b'"apidiscovery.k8s.io/v2beta1"', 1
@@ -335,16 +336,16 @@ class Server:
                         "Vary": "Accept",
                     },
                 )
-            body = self.docs.api_versions if d.legacy else self.docs.api_groups
+            body = self.table.docs.api_versions if d.legacy else self.table.docs.api_groups
             return web.Response(
                 body=body, content_type="application/json", headers={"Vary": "Accept"}
             )
         if d.version is None:
-            g = self.docs.groups.get(d.group)
+            g = self.table.docs.groups.get(d.group)
             if g is None:
                 raise errors.not_found_path()
             return web.Response(body=g, content_type="application/json")
-        rl = self.docs.resource_lists.get((d.group, d.version))
+        rl = self.table.docs.resource_lists.get((d.group, d.version))
         if rl is None:
             raise errors.not_found_path()
         return web.Response(body=rl, content_type="application/json")
