@@ -9,10 +9,12 @@ is logged with its traceback and answered 500 InternalError.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import platform
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from aiohttp import web
 from pyk8s import __version__
 from pyk8s.api import errors, resources
 from pyk8s.apiserver import authn, certs, routing
+from pyk8s.apiserver.admission import builtin as builtin_admission
 from pyk8s.apiserver.resourcetable import ResourceTable
 from pyk8s.apiserver.handlers import ResourceHandler
 from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
@@ -112,6 +115,13 @@ class Server:
             service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range
         )
         self.registry = Registry(self.store, self.caches, services)
+        self.registry.admission = builtin_admission.ChainSequence(
+            [
+                builtin_admission.BuiltinAdmission(
+                    priority_classes=self._objects("scheduling.k8s.io", "v1", "priorityclasses")
+                )
+            ]
+        )
         svc_res = resources.find("", "v1", "services")
         assert svc_res is not None
         page = await self.registry.list(svc_res, Filter(), rv="0")
@@ -169,6 +179,13 @@ class Server:
         if self.store is not None:
             await self.store.close()
 
+    def _objects(self, group: str, version: str, plural: str) -> Callable[[], list[dict[str, Any]]]:
+        """Decoded objects of one resource, read from the watch cache on each call."""
+        res = resources.find(group, version, plural)
+        assert res is not None and self.registry is not None
+        cache = self.registry.cache_for(res)
+        return lambda: [e.decode() for e in cache.objects.values()]
+
     async def _bootstrap(self) -> None:
         """The system namespaces and the default ``kubernetes`` Service (upstream's
         bootstrap controller), created only when missing."""
@@ -186,6 +203,16 @@ class Server:
                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                         ctx,
                     )
+                except errors.StatusError as exc:
+                    if exc.code != 409:
+                        raise
+        pc_res = resources.find("scheduling.k8s.io", "v1", "priorityclasses")
+        assert pc_res is not None
+        for pc in builtin_admission.SYSTEM_PRIORITY_CLASSES:
+            name = pc["metadata"]["name"]
+            if self.registry.cache_for(pc_res).objects.get(pc_res.storage_key(None, name)) is None:
+                try:
+                    await self.registry.create(pc_res, None, copy.deepcopy(pc), ctx)
                 except errors.StatusError as exc:
                     if exc.code != 409:
                         raise
@@ -324,7 +351,9 @@ class Server:
                     if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept
                     else "v2beta1"
                 )
-                body = self.table.docs.aggregated_core if d.legacy else self.table.docs.aggregated_apis
+                body = (
+                    self.table.docs.aggregated_core if d.legacy else self.table.docs.aggregated_apis
+                )
                 if version == "v2beta1":
                     body = body.replace(
                         b'"apidiscovery.k8s.io/v2"', b'"apidiscovery.k8s.io/v2beta1"', 1
