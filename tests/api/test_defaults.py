@@ -39,8 +39,6 @@ def test_pod_defaults() -> None:
         "containers": [{"name": "web", "image": "nginx", **CONTAINER_DEFAULTS}],
         **TEMPLATE_SPEC_DEFAULTS,
         "enableServiceLinks": True,
-        "priority": 0,
-        "preemptionPolicy": "PreemptLowerPriority",
     }
 
 

@@ -427,8 +427,12 @@ def test_every_kind_decodes_an_empty_object() -> None:
 
 def test_builtin_resources_are_all_supported() -> None:
     kinds = protobuf.supported_kinds()
+    # no kubectl command sends these as protobuf (they arrive as JSON from -f files)
+    json_only = {"admissionregistration.k8s.io/v1"}
     missing = [
-        (r.api_version, r.kind) for r in resources.BUILTIN if (r.api_version, r.kind) not in kinds
+        (r.api_version, r.kind)
+        for r in resources.BUILTIN
+        if (r.api_version, r.kind) not in kinds and r.api_version not in json_only
     ]
     assert missing == []
 

@@ -4,8 +4,8 @@ generated ``+default`` markers), shared by Pods and every pod template.
 
 ``default_pod_spec`` is what a pod *template* gets; ``default_pod`` adds the Pod-only
 defaults (``enableServiceLinks``, requests copied from limits, host ports under
-``hostNetwork``, and ``priority``/``preemptionPolicy`` as the Priority admission plugin
-sets them).  Quantities are rounded up to milli units and printed canonically
+``hostNetwork``; ``priority``/``preemptionPolicy`` are left to the Priority admission
+plugin).  Quantities are rounded up to milli units and printed canonically
 (``0.25`` → ``250m``), as upstream stores them.
 """
 
@@ -261,8 +261,3 @@ def default_pod(pod: Obj) -> None:
                 for port in items_at(c, "ports"):
                     if not port.get("hostPort"):
                         port["hostPort"] = port.get("containerPort", 0)
-    # The Priority admission plugin: no priorityClassName → global default priority 0.
-    if spec.get("priority") is None:
-        spec["priority"] = 0
-    if not spec.get("preemptionPolicy"):
-        spec["preemptionPolicy"] = "PreemptLowerPriority"
