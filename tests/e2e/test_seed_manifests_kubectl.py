@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from cluster import Cluster
 from seeds import Manifest, load_seed_manifests
 
@@ -35,10 +36,14 @@ def test_seed_manifest_dry_run(cluster: Cluster, namespace: str, manifest: Manif
     ns = (manifest.obj.get("metadata") or {}).get("namespace")
     if ns:
         cluster.request(
-            "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
         )
     text = yaml.safe_dump(manifest.obj)
-    cp = cluster.kubectl("-n", ns or namespace, "apply", "--dry-run=server", "-f", "-", input=text, check=False)
+    cp = cluster.kubectl(
+        "-n", ns or namespace, "apply", "--dry-run=server", "-f", "-", input=text, check=False
+    )
     expected = REJECTED.get(manifest.source)
     if expected is None:
         assert cp.returncode == 0, cp.stderr

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 MAX_BODY = 3 * 1024 * 1024
 BOOKMARK_INTERVAL = 30.0
+CLIENT_CHECK_INTERVAL = 5.0
 
 
 def _bool(v: str | None) -> bool:
@@ -327,7 +328,11 @@ class ResourceHandler:
                 if now >= deadline:
                     break
                 wait = min(deadline, next_bookmark if bookmarks else deadline) - now
-                batch2 = await watcher.next_batch(wait)
+                # wake at least every few seconds to notice a client that went away
+                batch2 = await watcher.next_batch(min(wait, CLIENT_CHECK_INTERVAL))
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break
                 if batch2 is None:
                     break
                 if batch2:

@@ -43,11 +43,14 @@ _SERVICES = ("", "services")
 _PODS = ("", "pods")
 
 
+_SERVER_USER = admission.UserInfo("system:apiserver", groups=("system:masters",))
+
+
 @dataclass(frozen=True, slots=True)
 class WriteContext:
     manager: str = "unknown"
     dry_run: bool = False
-    user: admission.UserInfo = admission.UserInfo("system:apiserver", groups=("system:masters",))
+    user: admission.UserInfo = _SERVER_USER
     warnings: list[str] = field(default_factory=list)  # for the client's Warning headers
 
 
@@ -58,7 +61,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
-    user: admission.UserInfo = admission.UserInfo("system:apiserver", groups=("system:masters",))
+    user: admission.UserInfo = _SERVER_USER
 
 
 @dataclass(slots=True)

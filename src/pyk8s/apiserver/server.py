@@ -27,10 +27,10 @@ from pyk8s import __version__
 from pyk8s.api import errors, resources
 from pyk8s.apiserver import authn, certs, routing
 from pyk8s.apiserver.admission import builtin as builtin_admission
-from pyk8s.apiserver.resourcetable import ResourceTable
 from pyk8s.apiserver.handlers import ResourceHandler
 from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
 from pyk8s.apiserver.registry import Registry, WriteContext
+from pyk8s.apiserver.resourcetable import ResourceTable
 from pyk8s.apiserver.services import ServiceAllocations
 from pyk8s.apiserver.watchcache import CacheSet, Filter
 from pyk8s.client import kubeconfig
@@ -172,10 +172,12 @@ class Server:
             kubeconfig.write(self.cfg.write_kubeconfig, cfg)
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+        # end the watch streams first: their handlers return, so the HTTP shutdown does
+        # not wait for them
         if self.caches is not None:
             await self.caches.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
         if self.store is not None:
             await self.store.close()
 

@@ -17,7 +17,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.apiserver.admission import Attributes, Chain
 
-__all__ = ["BuiltinAdmission", "ChainSequence", "SYSTEM_PRIORITY_CLASSES"]
+__all__ = ["SYSTEM_PRIORITY_CLASSES", "BuiltinAdmission", "ChainSequence"]
 
 Obj = dict[str, Any]
 
