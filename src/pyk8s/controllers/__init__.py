@@ -1,1 +1,13 @@
-"""pyk8s.controllers."""
+"""The controller-manager's controllers, one module each (DESIGN §3).
+
+``ALL`` maps each controller's name (upstream's, as ``--controllers`` takes them) to its
+factory; ``manager.py`` runs them under leader election.
+"""
+
+from __future__ import annotations
+
+from pyk8s.controllers.context import Factory
+
+__all__ = ["ALL"]
+
+ALL: dict[str, Factory] = {}
