@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from pyk8s.api import defaults_admission
 from pyk8s.api import defaults_workloads as _w
 from pyk8s.api.defaults_pod import (
     canonical_resource_list,
@@ -204,6 +205,12 @@ def _pod_template_kind(pt: Obj) -> None:
 
 
 _DEFAULTERS: Final[dict[Key, Callable[[Obj], None]]] = {
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): lambda o: (
+        defaults_admission.default_webhook_configuration(o, mutating=True)
+    ),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): lambda o: (
+        defaults_admission.default_webhook_configuration(o, mutating=False)
+    ),
     ("", "pods"): default_pod,
     ("", "podtemplates"): _pod_template_kind,
     ("", "services"): _service,

@@ -27,6 +27,7 @@ from pyk8s import __version__
 from pyk8s.api import errors, resources
 from pyk8s.apiserver import authn, certs, routing
 from pyk8s.apiserver.admission import builtin as builtin_admission
+from pyk8s.apiserver.admission import webhooks
 from pyk8s.apiserver.handlers import ResourceHandler
 from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
 from pyk8s.apiserver.registry import Registry, WriteContext
@@ -92,6 +93,7 @@ class Server:
         self.store: storage.Interface | None = None
         self.caches: CacheSet | None = None
         self.registry: Registry | None = None
+        self.webhooks: webhooks.WebhookAdmission | None = None
         self.runner: web.AppRunner | None = None
         self.port = cfg.port
         self.table = ResourceTable(resources.BUILTIN)
@@ -109,23 +111,34 @@ class Server:
         tls = certs.ensure_tls(cfg.data_dir, extra_sans=cfg.tls_sans)
         self.store = await open_storage(cfg)
         prefixes = [r.storage_key(None) for r in resources.BUILTIN if "list" in r.verbs]
+        self._hook_cache: tuple[int, list[dict[str, Any]], list[dict[str, Any]]] | None = None
         self.caches = CacheSet(self.store, prefixes)
         await self.caches.start()
         services = ServiceAllocations(
             service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range
         )
         self.registry = Registry(self.store, self.caches, services)
+        self.webhooks = webhooks.WebhookAdmission(
+            self._webhook_configurations, self._namespace_labels, self._service_ip
+        )
         self.registry.admission = builtin_admission.ChainSequence(
             [
                 builtin_admission.BuiltinAdmission(
                     priority_classes=self._objects("scheduling.k8s.io", "v1", "priorityclasses")
-                )
+                ),
+                self.webhooks,
             ]
         )
         svc_res = resources.find("", "v1", "services")
         assert svc_res is not None
         page = await self.registry.list(svc_res, Filter(), rv="0")
         services.load([e.decode() for e in page.entries])
+        self._mutating_hooks = self._objects(
+            "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"
+        )
+        self._validating_hooks = self._objects(
+            "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"
+        )
         await self._bootstrap()
         self.handler = ResourceHandler(self.registry)
         app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._middleware])
@@ -178,6 +191,8 @@ class Server:
             await self.caches.stop()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
         if self.store is not None:
             await self.store.close()
 
@@ -187,6 +202,31 @@ class Server:
         assert res is not None and self.registry is not None
         cache = self.registry.cache_for(res)
         return lambda: [e.decode() for e in cache.objects.values()]
+
+    def _webhook_configurations(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(mutating, validating) configurations, decoded once per cache revision."""
+        assert self.caches is not None
+        rev = self.caches.revision
+        if self._hook_cache is None or self._hook_cache[0] != rev:
+            self._hook_cache = (rev, self._mutating_hooks(), self._validating_hooks())
+        return self._hook_cache[1], self._hook_cache[2]
+
+    def _namespace_labels(self, name: str) -> dict[str, str] | None:
+        assert self.registry is not None
+        ns_res = resources.find("", "v1", "namespaces")
+        assert ns_res is not None
+        entry = self.registry.cache_for(ns_res).objects.get(ns_res.storage_key(None, name))
+        return None if entry is None else entry.labels
+
+    def _service_ip(self, namespace: str, name: str) -> str | None:
+        assert self.registry is not None
+        svc_res = resources.find("", "v1", "services")
+        assert svc_res is not None
+        entry = self.registry.cache_for(svc_res).objects.get(svc_res.storage_key(namespace, name))
+        if entry is None:
+            return None
+        ip = (entry.decode().get("spec") or {}).get("clusterIP")
+        return ip if ip and ip != "None" else None
 
     async def _bootstrap(self) -> None:
         """The system namespaces and the default ``kubernetes`` Service (upstream's

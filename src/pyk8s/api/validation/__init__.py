@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from pyk8s.api import resources
 from pyk8s.api.validation import (
+    admissionregistration,
     apps,
     batch,
     core,
@@ -74,6 +75,18 @@ def _event_update(new: Obj, old: Obj) -> list[Cause]:
 
 
 _TABLE: Final[dict[Key, tuple[CreateFn, UpdateFn]]] = {
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): (
+        lambda o: admissionregistration.validate_webhook_configuration(o, mutating=True),
+        lambda n, o: admissionregistration.validate_webhook_configuration_update(
+            n, o, mutating=True
+        ),
+    ),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): (
+        lambda o: admissionregistration.validate_webhook_configuration(o, mutating=False),
+        lambda n, o: admissionregistration.validate_webhook_configuration_update(
+            n, o, mutating=False
+        ),
+    ),
     ("", "pods"): (pod.validate_pod_create, pod.validate_pod_update),
     ("", "services"): (service.validate_service, service.validate_service_update),
     ("", "configmaps"): (core.validate_config_map, core.validate_config_map_update),

@@ -6,6 +6,12 @@ create/update preparation, then (after re-defaulting) the kind's validation, the
 ``validate``; for a delete: ``validate`` with the stored object as ``old``. ``mutate``
 returns the object to continue with; both raise ``api.errors.StatusError`` to deny, and
 append warnings for the client to ``Attributes.warnings``.
+
+Admission webhooks are ``webhooks.WebhookAdmission`` (a ``Chain``): ``matching`` decides
+which webhooks a request calls, ``review`` writes AdmissionReviews and reads the answers
+(both pure), ``client`` is the HTTPS call. Mutating webhooks also see deletes: for a
+DELETE, ``WebhookAdmission.validate`` runs them (object ``null``) before the validating
+ones, as upstream's delete handler does.
 """
 
 from __future__ import annotations

@@ -165,7 +165,9 @@ def _tls_reason(err: ssl.SSLCertVerificationError, host: str) -> str:
     if "mismatch" in why:
         return f"tls: failed to verify certificate: x509: certificate is not valid for {host}"
     if "expired" in why:
-        return "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+        return (
+            "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+        )
     return f"tls: failed to verify certificate: {why}"
 
 
@@ -199,13 +201,17 @@ def _status_error(status: int, content_type: str, data: bytes) -> str:
     if status in (403, 415):
         return text
     if status == 406:
-        return text if text not in ("", "unknown") else (
-            "the server was unable to respond with a content type that the client supports"
+        return (
+            text
+            if text not in ("", "unknown")
+            else ("the server was unable to respond with a content type that the client supports")
         )
     if status in _GENERIC:
         return _GENERIC[status]
     if status >= 500:
-        return f"an error on the server ({go_quote(text)}) has prevented the request from succeeding"
+        return (
+            f"an error on the server ({go_quote(text)}) has prevented the request from succeeding"
+        )
     return f"the server responded with the status code {status} but did not return more information"
 
 
