@@ -18,7 +18,15 @@ from aiohttp import web
 from pyk8s.api import errors, fieldcheck, selectors
 from pyk8s.api import protobuf as pb
 from pyk8s.api.resources import Resource
-from pyk8s.apiserver import admission, conversion, negotiation, patching, responses, subresources
+from pyk8s.apiserver import (
+    admission,
+    applying,
+    conversion,
+    negotiation,
+    patching,
+    responses,
+    subresources,
+)
 from pyk8s.apiserver.negotiation import BodyType, Choice, Output
 from pyk8s.apiserver.registry import DeleteOptions, Registry, WriteContext
 from pyk8s.apiserver.routing import ResourceRequest
@@ -480,9 +488,18 @@ class ResourceHandler:
         self._verb_allowed(res, "patch")
         ct_header = request.headers.get("Content-Type", "")
         bt = negotiation.body_type(ct_header)
-        if bt not in (BodyType.JSON_PATCH, BodyType.MERGE_PATCH, BodyType.STRATEGIC_PATCH):
+        if bt not in (
+            BodyType.JSON_PATCH,
+            BodyType.MERGE_PATCH,
+            BodyType.STRATEGIC_PATCH,
+            BodyType.APPLY_YAML,
+        ):
             raise errors.unsupported_media_type(ct_header, negotiation.accepted_patch_types())
         raw = await read_body(request)
+        if bt is BodyType.APPLY_YAML:
+            return await applying.apply(self, request, rr, choice, user, raw, subresource)
+        if "force" in request.query:
+            raise errors.bad_request("force is only allowed for apply requests")
         patch_doc = patching.decode_patch(raw, bt)
         ctx = self._ctx(request, user)
         assert rr.name is not None

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from pyk8s.api import errors, validation
+from pyk8s.api import errors, fieldmanager, schemas, validation
 from pyk8s.api.resources import Resource
 from pyk8s.api.validation import names
 from pyk8s.apiserver import admission, objectmeta, strategy
@@ -52,6 +52,7 @@ class WriteContext:
     dry_run: bool = False
     user: admission.UserInfo = _SERVER_USER
     warnings: list[str] = field(default_factory=list)  # for the client's Warning headers
+    apply: bool = False  # a server-side apply: managedFields come from fieldmanager.apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +289,16 @@ class Registry:
             raise
         finally:
             ctx.warnings.extend(attrs.warnings)
-        objectmeta.record_update(
-            obj, None, manager=ctx.manager, api_version=res.api_version, time=now
-        )
+        if not ctx.apply:
+            obj = fieldmanager.update(
+                None,
+                obj,
+                manager=ctx.manager,
+                api_version=res.api_version,
+                time=now,
+                schema=_schema(res),
+            )
+            meta = obj["metadata"]
         if not meta.get("managedFields"):
             meta.pop("managedFields", None)
         if ctx.dry_run:
@@ -403,18 +411,20 @@ class Registry:
             release: list[tuple[str, Any]] = []
             if res.key == _SERVICES and subresource is None and not ctx.dry_run:
                 taken, release = self.services.on_update(new, old)
+            if not ctx.apply and subresource != "binding":
+                new = fieldmanager.update(
+                    old,
+                    new,
+                    manager=ctx.manager,
+                    api_version=res.api_version,
+                    time=objectmeta.now_rfc3339(self._now()),
+                    subresource=subresource,
+                    schema=_schema(res),
+                )
+                new_meta = new["metadata"]
             if _same(new, old):
                 self.services.release(taken)
                 return old
-            now = objectmeta.now_rfc3339(self._now())
-            objectmeta.record_update(
-                new,
-                old,
-                manager=ctx.manager,
-                api_version=res.api_version,
-                time=now,
-                subresource=subresource,
-            )
             if ctx.dry_run:
                 return new
             new_meta.pop("resourceVersion", None)
@@ -595,10 +605,13 @@ def _same(new: Obj, old: Obj) -> bool:
     bm = dict(b.get("metadata") or {})
     for m in (am, bm):
         m.pop("resourceVersion", None)
-        m.pop("managedFields", None)
     a["metadata"] = am
     b["metadata"] = bm
     return a == b
+
+
+def _schema(res: Resource) -> schemas.SchemaNode | None:
+    return schemas.node_for_gvk(res.group, res.version, res.kind)
 
 
 def _encode(obj: Obj) -> bytes:
