@@ -47,9 +47,11 @@ __all__ = [
     "V2_PLACEHOLDER",
     "Document",
     "build_group_version",
+    "builtin_components",
     "document",
     "documents",
     "gv_path",
+    "make_document",
     "root",
     "to_openapi",
 ]
@@ -116,13 +118,24 @@ def build_group_version(group: str, version: str) -> JSON:
     }
 
 
+def builtin_components(names: Iterable[str]) -> dict[str, JSON]:
+    """Upstream's component schemas for ``names``, everything they reference and the
+    meta types every document carries (Status, DeleteOptions, Patch, APIResourceList)."""
+    return {name: _component(name) for name in _reachable([*names, *_ALWAYS])}
+
+
+def make_document(path: str, doc: Mapping[str, Any]) -> Document:
+    """Serialise a group-version document (sorted keys) and hash it as upstream does."""
+    body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return Document(path, body, hashlib.sha512(body).hexdigest().upper())
+
+
 @functools.cache
 def _built() -> tuple[bytes, dict[str, Document]]:
     docs: dict[str, Document] = {}
     for group, version in resources.by_group_version():
-        body = orjson.dumps(build_group_version(group, version), option=orjson.OPT_SORT_KEYS)
         path = gv_path(group, version)
-        docs[path] = Document(path, body, hashlib.sha512(body).hexdigest().upper())
+        docs[path] = make_document(path, build_group_version(group, version))
     index = {"paths": {p: {"serverRelativeURL": d.server_relative_url} for p, d in docs.items()}}
     return orjson.dumps(index), docs
 

@@ -16,12 +16,15 @@ short paraphrases; clients read only the names and types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pyk8s.api import resources, schemas
 
-__all__ = ["PATCH_TYPES", "build_paths"]
+__all__ = ["PATCH_TYPES", "Definitions", "build_paths", "resource_paths"]
+
+# GVK -> component schema name (``None``: none; operations then fall back to Status).
+Definitions = Callable[[schemas.GVK], str | None]
 
 JSON = dict[str, Any]
 
@@ -45,6 +48,10 @@ _POST_KINDS: dict[str, schemas.GVK] = {
 _SCALE = schemas.GVK("autoscaling", "v1", "Scale")
 
 
+def _builtin_definition(gvk: schemas.GVK) -> str | None:
+    return schemas.definition_for_gvk(*gvk)
+
+
 def build_paths(group: str, version: str) -> tuple[JSON, list[schemas.GVK]]:
     """The paths of one group-version, sorted, and every kind they mention."""
     paths: JSON = {}
@@ -63,17 +70,44 @@ def build_paths(group: str, version: str) -> tuple[JSON, list[schemas.GVK]]:
     return dict(sorted(paths.items())), kinds
 
 
-def _add_resource(paths: JSON, r: resources.Resource) -> list[schemas.GVK]:
+def resource_paths(
+    r: resources.Resource,
+    *,
+    definitions: Definitions,
+    patch_types: tuple[str, ...] = PATCH_TYPES,
+    list_kind: str = "",
+) -> tuple[JSON, list[schemas.GVK]]:
+    """The paths of one resource (not sorted) and the kinds they mention.
+
+    For resources added at run time (custom resources): ``definitions`` names their
+    component schemas, ``patch_types`` are the PATCH media types they accept and
+    ``list_kind`` overrides ``Resource.list_kind``.
+    """
+    paths: JSON = {}
+    kinds = _add_resource(
+        paths, r, definitions=definitions, patch_types=patch_types, list_kind=list_kind
+    )
+    return paths, kinds
+
+
+def _add_resource(
+    paths: JSON,
+    r: resources.Resource,
+    *,
+    definitions: Definitions = _builtin_definition,
+    patch_types: tuple[str, ...] = PATCH_TYPES,
+    list_kind: str = "",
+) -> list[schemas.GVK]:
     """Add ``r``'s paths; return the kinds they mention."""
     gvk = schemas.GVK(r.group, r.version, r.kind)
-    list_gvk = schemas.GVK(r.group, r.version, r.list_kind)
+    list_gvk = schemas.GVK(r.group, r.version, list_kind or r.list_kind)
     base = f"/apis/{r.group}/{r.version}" if r.group else f"/api/{r.version}"
     collection = (
         f"{base}/namespaces/{{namespace}}/{r.plural}" if r.namespaced else f"{base}/{r.plural}"
     )
     item = collection + "/{name}"
     scope = "Namespaced" if r.namespaced else ""
-    op = _Ops(r.group, r.version, r.kind, scope)
+    op = _Ops(r.group, r.version, r.kind, scope, definitions=definitions, patch_types=patch_types)
     kinds = [gvk, list_gvk]
 
     coll: JSON = {}
@@ -93,7 +127,9 @@ def _add_resource(paths: JSON, r: resources.Resource) -> list[schemas.GVK]:
             "parameters": _path_params(r.namespaced, named=False, kind=r.kind),
         }
     if r.namespaced and "list" in r.verbs:
-        all_ns = _Ops(r.group, r.version, r.kind, "", suffix="ForAllNamespaces")
+        all_ns = _Ops(
+            r.group, r.version, r.kind, "", suffix="ForAllNamespaces", definitions=definitions
+        )
         paths[f"{base}/{r.plural}"] = {
             "get": all_ns.make(
                 "list", "list", gvk, f"list or watch objects of kind {r.kind}", response=list_gvk
@@ -114,7 +150,7 @@ def _add_resource(paths: JSON, r: resources.Resource) -> list[schemas.GVK]:
         paths[item] = {**itm, "parameters": _path_params(r.namespaced, named=True, kind=r.kind)}
 
     for sub in r.subresources:
-        path_item = _subresource(r, sub, kinds)
+        path_item = _subresource(r, sub, kinds, op.definitions, patch_types)
         if path_item:
             paths[f"{item}/{sub}"] = {
                 **path_item,
@@ -123,10 +159,24 @@ def _add_resource(paths: JSON, r: resources.Resource) -> list[schemas.GVK]:
     return kinds
 
 
-def _subresource(r: resources.Resource, sub: str, kinds: list[schemas.GVK]) -> JSON:
+def _subresource(
+    r: resources.Resource,
+    sub: str,
+    kinds: list[schemas.GVK],
+    definitions: Definitions = _builtin_definition,
+    patch_types: tuple[str, ...] = PATCH_TYPES,
+) -> JSON:
     scope = "Namespaced" if r.namespaced else ""
     title = sub[0].upper() + sub[1:]
-    op = _Ops(r.group, r.version, r.kind, scope, suffix=title)
+    op = _Ops(
+        r.group,
+        r.version,
+        r.kind,
+        scope,
+        suffix=title,
+        definitions=definitions,
+        patch_types=patch_types,
+    )
     if sub in _SAME_KIND or sub == "scale":
         target = _SCALE if sub == "scale" else schemas.GVK(r.group, r.version, r.kind)
         kinds.append(target)
@@ -165,10 +215,19 @@ class _Ops:
     """Builds the operations of one resource (or subresource) path."""
 
     def __init__(
-        self, group: str, version: str, kind: str, scope: str, *, suffix: str = ""
+        self,
+        group: str,
+        version: str,
+        kind: str,
+        scope: str,
+        *,
+        suffix: str = "",
+        definitions: Definitions = _builtin_definition,
+        patch_types: tuple[str, ...] = PATCH_TYPES,
     ) -> None:
         self.group, self.version, self.kind = group, version, kind
         self.scope, self.suffix = scope, suffix
+        self.definitions, self.patch_types = definitions, patch_types
 
     def make(
         self,
@@ -183,7 +242,7 @@ class _Ops:
         middle = "Collection" if collection else ""
         prefix = _op_prefix(self.group, self.version)
         op_id = f"{verb}{prefix}{middle}{self.scope}{self.kind}{self.suffix}"
-        definition = schemas.definition_for_gvk(*(response or gvk)) or _META + "Status"
+        definition = self.definitions(response or gvk) or _META + "Status"
         operation: JSON = {
             "description": description,
             "operationId": op_id,
@@ -205,7 +264,7 @@ class _Ops:
             operation["responses"] = _responses(definition, codes)
         elif action == "patch":
             operation["parameters"] = [_query(n) for n in (*_WRITE_PARAMS, "force")]
-            operation["requestBody"] = _body(PATCH_TYPES, _META + "Patch")
+            operation["requestBody"] = _body(self.patch_types, _META + "Patch")
             operation["responses"] = _responses(definition, ("200", "201"))
         elif action in ("delete", "deletecollection"):
             names = _DELETE_PARAMS if action == "delete" else (*_DELETE_PARAMS, *_LIST_PARAMS)

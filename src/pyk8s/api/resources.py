@@ -51,6 +51,7 @@ class Resource:
     storage_prefix: str = ""
     storage_version: str = ""  # the version objects are stored in; "" = this version
     preferred: bool = True  # the group's preferred version serves this resource
+    custom: bool = False  # defined by a CustomResourceDefinition
     spec_has_generation: bool = True  # generation bumps on spec change (upstream: most kinds)
 
     @property
@@ -295,6 +296,16 @@ BUILTIN: tuple[Resource, ...] = (
     _r("events.k8s.io", "v1", "Event", "events", short=("ev",), storage_version="core/v1"),
     # node.k8s.io/v1
     _r("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False),
+    # apiextensions.k8s.io/v1
+    _r(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short=("crd", "crds"),
+        sub=("status",),
+    ),
     # admissionregistration.k8s.io/v1
     _r(
         "admissionregistration.k8s.io",

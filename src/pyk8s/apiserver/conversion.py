@@ -10,6 +10,7 @@ stored in their own version pass through unchanged.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from pyk8s.api import resources
@@ -27,6 +28,9 @@ def converts(res: Resource) -> bool:
 def storage_resource(res: Resource) -> Resource:
     if not converts(res):
         return res
+    if res.custom:
+        # a CRD's versions share one schema-less conversion (strategy None)
+        return dataclasses.replace(res, version=res.storage_version)
     if res.storage_version == "core/v1":
         found = resources.find("", "v1", res.plural)
     else:
@@ -114,7 +118,9 @@ def to_storage(res: Resource, obj: Obj) -> Obj:
     if not converts(res):
         return obj
     target = storage_resource(res)
-    if res.group == "events.k8s.io":
+    if res.custom:
+        out = dict(obj)
+    elif res.group == "events.k8s.io":
         out = _rename(obj, _EVENT_RENAMES, reverse=False)
     else:
         out = _hpa_v1_to_v2(obj)
@@ -126,7 +132,9 @@ def to_storage(res: Resource, obj: Obj) -> Obj:
 def from_storage(res: Resource, obj: Obj) -> Obj:
     if not converts(res):
         return obj
-    if res.group == "events.k8s.io":
+    if res.custom:
+        out = dict(obj)
+    elif res.group == "events.k8s.io":
         out = _rename(obj, _EVENT_RENAMES, reverse=True)
     else:
         out = _hpa_v2_to_v1(obj)

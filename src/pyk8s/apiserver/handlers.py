@@ -25,6 +25,7 @@ from pyk8s.apiserver import (
     negotiation,
     patching,
     responses,
+    strategy,
     subresources,
 )
 from pyk8s.apiserver.negotiation import BodyType, Choice, Output
@@ -410,7 +411,9 @@ class ResourceHandler:
             raise errors.bad_request(f"fieldValidation parameter unsupported: {mode}")
         if mode == "Ignore":
             return []
-        unknown = fieldcheck.unknown_fields((res.group, res.version, res.kind), obj)
+        unknown = strategy.for_resource(res).unknown_fields(obj)
+        if unknown is None:
+            unknown = fieldcheck.unknown_fields((res.group, res.version, res.kind), obj)
         if not unknown:
             return []
         if mode == "Strict":
@@ -500,6 +503,11 @@ class ResourceHandler:
             return await applying.apply(self, request, rr, choice, user, raw, subresource)
         if "force" in request.query:
             raise errors.bad_request("force is only allowed for apply requests")
+        if bt is BodyType.STRATEGIC_PATCH and not strategy.for_resource(res).strategic_merge:
+            raise errors.unsupported_media_type(
+                ct_header,
+                [BodyType.JSON_PATCH.value, BodyType.MERGE_PATCH.value, BodyType.APPLY_YAML.value],
+            )
         patch_doc = patching.decode_patch(raw, bt)
         ctx = self._ctx(request, user)
         assert rr.name is not None

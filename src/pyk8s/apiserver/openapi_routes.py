@@ -4,6 +4,9 @@ then read v3)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+import orjson
 from aiohttp import web
 
 from pyk8s.api import errors, openapi
@@ -12,12 +15,31 @@ __all__ = ["OpenAPIRoutes"]
 
 
 class OpenAPIRoutes:
+    """``extra`` returns the documents of custom resources (path → document)."""
+
+    def __init__(self, extra: Callable[[], Mapping[str, openapi.Document]] = dict) -> None:
+        self.extra = extra
+        self._root: tuple[int, bytes] | None = None
+
+    def _root_body(self) -> bytes:
+        extra = self.extra()
+        if not extra:
+            return openapi.root()
+        key = hash(tuple(sorted((p, d.hash) for p, d in extra.items())))
+        if self._root is None or self._root[0] != key:
+            index = orjson.loads(openapi.root())
+            for p, d in extra.items():
+                index["paths"][p] = {"serverRelativeURL": d.server_relative_url}
+            self._root = (key, orjson.dumps(index))
+        return self._root[1]
+
     def handle(self, request: web.Request) -> web.Response:
         path = request.path
         if path in ("/openapi/v3", "/openapi/v3/"):
-            return web.Response(body=openapi.root(), content_type="application/json")
+            return web.Response(body=self._root_body(), content_type="application/json")
         if path.startswith("/openapi/v3/"):
-            doc = openapi.document(path[len("/openapi/v3/") :])
+            rel = path[len("/openapi/v3/") :].strip("/")
+            doc = openapi.document(rel) or self.extra().get(rel)
             if doc is None:
                 raise errors.not_found_path()
             headers = {"ETag": doc.etag, "Vary": "Accept"}

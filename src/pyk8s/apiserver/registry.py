@@ -585,8 +585,20 @@ class Registry:
 
 
 def _invalid(res: Resource, name: str, causes: list[validation.Cause]) -> errors.StatusError:
-    status = validation.invalid_status(res.key, name, causes)
-    return errors.StatusError(422, "Invalid", status["message"], status["details"])
+    if not res.custom:
+        status = validation.invalid_status(res.key, name, causes)
+        return errors.StatusError(422, "Invalid", status["message"], status["details"])
+    msgs = list(dict.fromkeys(c.message for c in causes))
+    body = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
+    details = {
+        "name": name,
+        "group": res.group,
+        "kind": res.kind,
+        "causes": [c.status_cause() for c in causes],
+    }
+    return errors.StatusError(
+        422, "Invalid", f'{res.kind}.{res.group} "{name}" is invalid: {body}', details
+    )
 
 
 def _graceful_pending(res: Resource, obj: Obj) -> bool:

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import yaml
 
-from pyk8s.api import printers
 from pyk8s.api.resources import Resource
+from pyk8s.apiserver import strategy
 from pyk8s.apiserver.negotiation import Choice, Output
 from pyk8s.apiserver.watchcache import Entry
 
@@ -54,9 +54,10 @@ def table(
     now: datetime.datetime | None = None,
 ) -> Obj:
     when = now or datetime.datetime.now(datetime.UTC)
+    strat = strategy.for_resource(res)
     rows = []
     for o in objs:
-        row: Obj = {"cells": printers.row_cells(res.key, o, when)}
+        row: Obj = {"cells": strat.cells(o, when)}
         ro = _row_object(o, include, version)
         if ro is not None:
             row["object"] = ro
@@ -65,7 +66,7 @@ def table(
         "kind": "Table",
         "apiVersion": f"meta.k8s.io/{version}",
         "metadata": list_meta or {},
-        "columnDefinitions": printers.column_definitions(res.key),
+        "columnDefinitions": strat.columns(),
         "rows": rows,
     }
 

@@ -28,6 +28,7 @@ from pyk8s.api import errors, resources
 from pyk8s.apiserver import authn, certs, routing
 from pyk8s.apiserver.admission import builtin as builtin_admission
 from pyk8s.apiserver.admission import webhooks
+from pyk8s.apiserver.crds import CRDController
 from pyk8s.apiserver.handlers import ResourceHandler
 from pyk8s.apiserver.openapi_routes import OpenAPIRoutes
 from pyk8s.apiserver.registry import Registry, WriteContext
@@ -100,7 +101,8 @@ class Server:
         self.authenticator = authn.Authenticator(
             authn.load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
         )
-        self.openapi = OpenAPIRoutes()
+        self.crds: CRDController | None = None
+        self.openapi = OpenAPIRoutes(lambda: self.crds.documents if self.crds else {})
         self.started = time.monotonic()
 
     # ------------------------------------------------------------ lifecycle
@@ -140,6 +142,8 @@ class Server:
             "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"
         )
         await self._bootstrap()
+        self.crds = CRDController(registry=self.registry, table=self.table)
+        await self.crds.start()
         self.handler = ResourceHandler(self.registry)
         app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._middleware])
         app["authenticator"] = self.authenticator
@@ -185,6 +189,8 @@ class Server:
             kubeconfig.write(self.cfg.write_kubeconfig, cfg)
 
     async def stop(self) -> None:
+        if self.crds is not None:
+            await self.crds.stop()
         # end the watch streams first: their handlers return, so the HTTP shutdown does
         # not wait for them
         if self.caches is not None:

@@ -13,7 +13,9 @@ import orjson
 from aiohttp import web
 
 from pyk8s.api import errors, resources, selectors
-from pyk8s.apiserver import negotiation, objectmeta, responses
+from pyk8s.api.crd import scale as crd_scale
+from pyk8s.api.resources import Resource
+from pyk8s.apiserver import negotiation, objectmeta, responses, strategy
 from pyk8s.apiserver.negotiation import BodyType, Choice
 from pyk8s.apiserver.routing import ResourceRequest
 
@@ -66,6 +68,18 @@ def _selector_string(sel: Obj) -> str:
         elif op == "DoesNotExist":
             parts.append(f"!{key}")
     return ",".join(parts)
+
+
+def _custom_scale(res: Resource) -> crd_scale.ScaleSpec | None:
+    strat = strategy.for_resource(res)
+    return strat.scale if isinstance(strat, strategy.CustomStrategy) else None
+
+
+def _scale_view(res: Resource, obj: Obj) -> Obj:
+    custom = _custom_scale(res)
+    if custom is not None:
+        return crd_scale.scale_from_object(custom, obj)
+    return _scale_of(obj)
 
 
 async def handle(
@@ -129,7 +143,7 @@ async def _scale(
     if request.method == "GET":
         entry = await h.registry.get(res, rr.namespace, rr.name)
         return web.Response(
-            body=orjson.dumps(_scale_of(entry.decode())), content_type="application/json"
+            body=orjson.dumps(_scale_view(res, entry.decode())), content_type="application/json"
         )
     if request.method == "PUT":
         scale = await _body(request)
@@ -152,7 +166,7 @@ async def _scale(
     assert scale_res is not None
 
     async def mutate(old: Obj) -> Obj:
-        current = _scale_of(old)
+        current = _scale_view(res, old)
         if patch_doc is not None and bt is not None:
             try:
                 from pyk8s.api.patch import json_patch, merge_patch
@@ -182,13 +196,19 @@ async def _scale(
                     }
                 ],
             )
-        new = copy.deepcopy(old)
-        new.setdefault("spec", {})["replicas"] = replicas
+        custom = _custom_scale(res)
+        if custom is not None:
+            new = crd_scale.apply_scale(custom, old, new_scale)
+        else:
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["replicas"] = replicas
         new["metadata"].pop("resourceVersion", None)
         return new
 
     updated = await h.registry.update(res, rr.namespace, rr.name, mutate, ctx)
-    return web.Response(body=orjson.dumps(_scale_of(updated)), content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(_scale_view(res, updated)), content_type="application/json"
+    )
 
 
 async def _bind(

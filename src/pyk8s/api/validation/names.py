@@ -501,7 +501,7 @@ def validate_finalizer_name(value: str, path: Path) -> list[Cause]:
     return out + _kube_finalizer_name(value, path)
 
 
-def validate_finalizers(finalizers: Any, path: Path) -> list[Cause]:
+def validate_finalizers(finalizers: Any, path: Path, *, kube_rule: bool = True) -> list[Cause]:
     out: list[Cause] = []
     if not isinstance(finalizers, list):
         return out
@@ -516,9 +516,11 @@ def validate_finalizers(finalizers: Any, path: Path) -> list[Cause]:
                 "finalizer orphan and foregroundDeletion cannot be both set",
             )
         )
-    # core's ValidateObjectMeta adds the legacy standard-name rule per index
-    for i, name in enumerate(names):
-        out.extend(_kube_finalizer_name(name, path.index(i)))
+    # core's ValidateObjectMeta (every built-in kind) adds the legacy standard-name rule;
+    # apiextensions' generic one (CRDs and custom resources) does not
+    if kube_rule:
+        for i, name in enumerate(names):
+            out.extend(_kube_finalizer_name(name, path.index(i)))
     return out
 
 
@@ -568,7 +570,12 @@ def _owner_references(refs: Any, path: Path) -> list[Cause]:
 
 
 def validate_object_meta(
-    meta: Any, *, namespaced: bool, name_fn: NameFn, path: Path | None = None
+    meta: Any,
+    *,
+    namespaced: bool,
+    name_fn: NameFn,
+    path: Path | None = None,
+    kube_finalizers: bool = True,
 ) -> list[Cause]:
     """``ValidateObjectMeta`` (apimachinery, plus core's finalizer-name rule)."""
     path = path or Path("metadata")
@@ -600,11 +607,17 @@ def validate_object_meta(
     out.extend(validate_labels(meta.get("labels"), path.child("labels")))
     out.extend(validate_annotations(meta.get("annotations"), path.child("annotations")))
     out.extend(_owner_references(meta.get("ownerReferences"), path.child("ownerReferences")))
-    out.extend(validate_finalizers(meta.get("finalizers"), path.child("finalizers")))
+    out.extend(
+        validate_finalizers(
+            meta.get("finalizers"), path.child("finalizers"), kube_rule=kube_finalizers
+        )
+    )
     return out
 
 
-def validate_object_meta_update(new: Any, old: Any, path: Path | None = None) -> list[Cause]:
+def validate_object_meta_update(
+    new: Any, old: Any, path: Path | None = None, *, kube_finalizers: bool = True
+) -> list[Cause]:
     """``ValidateObjectMetaUpdate``: what a PUT may not change in metadata."""
     path = path or Path("metadata")
     new = new if isinstance(new, Mapping) else {}
@@ -648,7 +661,7 @@ def validate_object_meta_update(new: Any, old: Any, path: Path | None = None) ->
     out.extend(validate_labels(new.get("labels"), path.child("labels")))
     out.extend(validate_annotations(new.get("annotations"), path.child("annotations")))
     out.extend(_owner_references(new.get("ownerReferences"), path.child("ownerReferences")))
-    fins = new.get("finalizers")
+    fins = new.get("finalizers") if kube_finalizers else None
     for i, name in enumerate(fins if isinstance(fins, list) else []):
         out.extend(
             _kube_finalizer_name(
