@@ -183,3 +183,50 @@ def test_deleting_crd_deletes_objects(cluster: Cluster, namespace: str) -> None:
         "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.doomed.example.com"
     )
     assert status == 404
+
+
+MULTI = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.multi.example.com}
+spec:
+  group: multi.example.com
+  scope: Cluster
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+
+
+def test_multiple_versions_cluster_scope(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=MULTI)
+    deadline = time.monotonic() + 5
+    while cluster.request("GET", "/apis/multi.example.com/v1")[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, body, _ = cluster.request("GET", "/apis/multi.example.com")
+    assert status == 200
+    assert body["preferredVersion"]["version"] == "v1"
+    assert [v["version"] for v in body["versions"]] == ["v1", "v1beta1"]
+    status, created, _ = cluster.request(
+        "POST",
+        "/apis/multi.example.com/v1beta1/gadgets",
+        {
+            "apiVersion": "multi.example.com/v1beta1",
+            "kind": "Gadget",
+            "metadata": {"name": "g"},
+            "x": 1,
+        },
+    )
+    assert status == 201 and created["apiVersion"] == "multi.example.com/v1beta1"
+    status, v1, _ = cluster.request("GET", "/apis/multi.example.com/v1/gadgets/g")
+    assert status == 200 and v1["apiVersion"] == "multi.example.com/v1" and v1["x"] == 1
+    names = cluster.kubectl("get", "gadgets", "-o", "name").stdout.split()
+    assert names == ["gadget.multi.example.com/g"]
