@@ -83,7 +83,7 @@ def crd(cluster: Cluster) -> str:
     cluster.kubectl("apply", "-f", "-", input=CRD)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        status, body, _ = cluster.request("GET", "/apis/stable.example.com/v1")
+        status, _, _ = cluster.request("GET", "/apis/stable.example.com/v1")
         if status == 200:
             break
         time.sleep(0.05)

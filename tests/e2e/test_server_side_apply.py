@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from cluster import Cluster
 
 pytestmark = pytest.mark.e2e

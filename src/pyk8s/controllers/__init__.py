@@ -6,8 +6,15 @@ factory; ``manager.py`` runs them under leader election.
 
 from __future__ import annotations
 
+from pyk8s.controllers import deployment, garbagecollector, namespace, replicaset
 from pyk8s.controllers.context import Factory
 
 __all__ = ["ALL"]
 
-ALL: dict[str, Factory] = {}
+ALL: dict[str, Factory] = {
+    "deployment-controller": deployment.new_deployment_controller,
+    "replicaset-controller": replicaset.new_replicaset_controller,
+    "replicationcontroller-controller": replicaset.new_replicationcontroller_controller,
+    "garbage-collector-controller": garbagecollector.new_garbage_collector,
+    "namespace-controller": namespace.new_namespace_controller,
+}
