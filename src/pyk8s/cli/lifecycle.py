@@ -77,6 +77,8 @@ def _forward_args(args: argparse.Namespace, data_dir: Path) -> list[str]:
         args.service_cluster_ip_range,
         "--service-node-port-range",
         args.service_node_port_range,
+        "--cluster-cidr",
+        args.cluster_cidr,
     ]
     if args.token_auth_file:
         out += ["--token-auth-file", str(args.token_auth_file)]

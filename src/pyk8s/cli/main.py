@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from pyk8s import __version__
+from pyk8s.cli.supervisor import Child, Supervisor
 
 __all__ = ["main"]
 
@@ -75,7 +76,14 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         help="extra name or IP for the serving certificate",
     )
     p.add_argument(
-        "--disable-agent", action="store_true", help="do not run a local node (kubelet + proxy)"
+        "--cluster-cidr", default="10.244.0.0/16", help="CIDR for pod addresses (a /24 per node)"
+    )
+    p.add_argument(
+        "--disable-agent",
+        action="store_true",
+        help="do not run a local node (kubelet + proxy); no local node runs yet either way: "
+        "the containerd kubelet is a later release (use 'pyk8s agent --runtime sim' for "
+        "simulated nodes)",
     )
     p.add_argument(
         "--disable-controllers", action="store_true", help="do not run the controller-manager"
@@ -125,14 +133,45 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         await server.stop()
         return 1
+    kubeconfig = server.cfg.data_dir / "admin.kubeconfig"
     print(
-        f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {server.cfg.data_dir / 'admin.kubeconfig'}",
-        flush=True,
+        f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {kubeconfig}", flush=True
     )
+    supervisor = Supervisor(_children(args, kubeconfig))
+    supervisor.start()
     await stop.wait()
     logging.getLogger("pyk8s").info("shutting down")
+    await supervisor.stop()
     await server.stop()
     return 0
+
+
+def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
+    """The control-plane components ``pyk8s server`` runs beside the apiserver (one
+    process each, so they use more than one core); ``pyk8s apiserver`` runs none."""
+    if args.command != "server":
+        return []
+    base = [sys.executable, "-m", "pyk8s.cli.main"]
+    out: list[Child] = []
+    if not args.disable_controllers:
+        out.append(
+            Child(
+                "controller-manager",
+                [
+                    *base,
+                    "controller-manager",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--cluster-cidr",
+                    args.cluster_cidr,
+                    "--service-cluster-ip-range",
+                    args.service_cluster_ip_range,
+                ],
+            )
+        )
+    if not args.disable_scheduler:
+        out.append(Child("scheduler", [*base, "scheduler", "--kubeconfig", str(kubeconfig)]))
+    return out
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -150,7 +189,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyk8s.cli import lifecycle
+    from pyk8s.cli import agent_cmd, controller_manager_cmd, lifecycle, scheduler_cmd
 
     parser = argparse.ArgumentParser(prog="pyk8s", description="Kubernetes, implemented in Python.")
     parser.add_argument("--version", action="version", version=f"pyk8s {__version__}")
@@ -170,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_server_args(p)
     p.set_defaults(func=cmd_server)
+
+    scheduler_cmd.add_parser(sub)
+    controller_manager_cmd.add_parser(sub)
+    agent_cmd.add_parser(sub)
 
     p = sub.add_parser(
         "up",
