@@ -12,7 +12,6 @@ GuaranteedUpdate). Per-kind rules come from ``strategy``; Service addresses from
 
 from __future__ import annotations
 
-import copy
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -177,7 +176,7 @@ class Registry:
             except storage_errors.FutureRevision:
                 raise errors.too_large_rv(rev)
             for kv in page.items:
-                e = make_entry(kv.key, kv.value, kv.mod_revision)
+                e = make_entry(kv.key, kv.value, kv.mod_revision, res.storage_key(None))
                 if flt.matches(e):
                     if limit and len(out) == limit:
                         token = storage.encode_continue(
@@ -277,9 +276,11 @@ class Registry:
             },
         )
         try:
-            obj = await self.admission.mutate(attrs, obj, None)
+            mutated = await self.admission.mutate(attrs, obj, None)
+            if mutated is not obj:  # a webhook patched it: default what it added
+                obj = mutated
+                strat.default(obj)
             meta = obj["metadata"]
-            strat.default(obj)
             causes = strat.validate_create(obj)
             if causes:
                 raise _invalid(res, meta.get("name") or "", causes)
@@ -343,7 +344,7 @@ class Registry:
         for attempt in range(_RETRIES):
             entry = await self.get(res, ns, name, rv="" if attempt else None)
             old = entry.decode()
-            new = await mutate(copy.deepcopy(old))
+            new = await mutate(orjson.loads(entry.raw))
             if not isinstance(new, dict):
                 raise errors.bad_request("the object must be a JSON object")
             meta = new.get("metadata")
@@ -397,8 +398,10 @@ class Registry:
             )
             try:
                 if subresource != "binding":
-                    new = await self.admission.mutate(attrs, new, old)
-                    strat.default(new)
+                    mutated = await self.admission.mutate(attrs, new, old)
+                    if mutated is not new:
+                        new = mutated
+                        strat.default(new)
                 causes = strat.validate_update(new, old, subresource=subresource)
                 if causes:
                     raise _invalid(res, name, causes)
@@ -627,7 +630,22 @@ def _schema(res: Resource) -> schemas.SchemaNode | None:
 
 
 def _encode(obj: Obj) -> bytes:
-    return orjson.dumps(obj)
+    """The stored form: apiVersion, kind, then metadata opening with an empty
+    resourceVersion, so the watch cache can stamp each revision into the bytes without
+    decoding them (watchcache.make_entry)."""
+    meta = obj.get("metadata") or {}
+    ordered: Obj = {}
+    for k in ("apiVersion", "kind"):
+        if k in obj:
+            ordered[k] = obj[k]
+    ordered["metadata"] = {
+        "resourceVersion": "",
+        **{k: v for k, v in meta.items() if k != "resourceVersion"},
+    }
+    for k, v in obj.items():
+        if k not in ordered:
+            ordered[k] = v
+    return orjson.dumps(ordered)
 
 
 def _parse_rv(rv: str) -> int:

@@ -104,8 +104,13 @@ def encode_list(
         head = orjson.dumps(
             {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta}
         )[:-1]
-        body = head + b',"items":[' + b",".join(e.raw for e in entries) + b"]}"
-        return body, "application/json"
+        parts = [head, b',"items":[']
+        for i, e in enumerate(entries):
+            if i:
+                parts.append(b",")
+            parts.append(e.raw)
+        parts.append(b"]}")
+        return b"".join(parts), "application/json"
     objs = [e.decode() for e in entries]
     if choice.output is Output.TABLE:
         return orjson.dumps(

@@ -148,7 +148,9 @@ class Server:
         app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._middleware])
         app["authenticator"] = self.authenticator
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await self.runner.setup()
         sslctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         sslctx.load_cert_chain(tls.server_cert, tls.server_key)

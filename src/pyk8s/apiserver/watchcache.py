@@ -58,12 +58,20 @@ class Entry:
     name: str
     revision: int
     raw: bytes
-    labels: dict[str, str]
+    _labels: dict[str, str] | None = None
     _fields: dict[str, str] | None = None
 
     def decode(self) -> Obj:
         obj: Obj = orjson.loads(self.raw)
         return obj
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Decoded on first use (label selectors), then kept."""
+        if self._labels is None:
+            labels = (self.decode().get("metadata") or {}).get("labels") or {}
+            self._labels = labels if labels else _NO_LABELS
+        return self._labels
 
     def fields(self, fields_of: FieldsFn) -> dict[str, str]:
         if self._fields is None:
@@ -71,19 +79,29 @@ class Entry:
         return self._fields
 
 
-def make_entry(key: str, value: bytes, revision: int) -> Entry:
-    """Decode a stored value once, stamp its resourceVersion and re-encode it."""
-    obj = orjson.loads(value)
-    meta = obj.setdefault("metadata", {})
-    meta["resourceVersion"] = str(revision)
-    return Entry(
-        key=key,
-        namespace=meta.get("namespace") or "",
-        name=meta.get("name") or "",
-        revision=revision,
-        raw=orjson.dumps(obj),
-        labels=meta.get("labels") or {},
-    )
+_NO_LABELS: dict[str, str] = {}
+_PLACEHOLDER = b'"metadata":{"resourceVersion":""'
+
+
+def make_entry(key: str, value: bytes, revision: int, prefix: str) -> Entry:
+    """The cached form of a stored value, with its resourceVersion stamped in.
+
+    Values the registry wrote open their metadata with an empty resourceVersion
+    (registry._encode), so stamping is a byte replacement of that first occurrence —
+    nothing is decoded. Anything else is decoded and re-encoded once. Namespace and name
+    come from the key: ``<prefix><ns>/<name>`` or ``<prefix><name>``.
+    """
+    rest = key[len(prefix) :] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
+    ns, _, name = rest.rpartition("/")
+    idx = value.find(_PLACEHOLDER, 0, 256)
+    if idx >= 0:
+        stamp = b'"metadata":{"resourceVersion":"' + str(revision).encode() + b'"'
+        raw = b"".join((value[:idx], stamp, value[idx + len(_PLACEHOLDER) :]))
+    else:
+        obj = orjson.loads(value)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+        raw = orjson.dumps(obj)
+    return Entry(key=key, namespace=ns, name=name, revision=revision, raw=raw)
 
 
 @dataclass(slots=True, eq=False)
@@ -134,13 +152,18 @@ class Filter:
         return True
 
 
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class Watcher:
     def __init__(self, cache: ResourceCache, flt: Filter) -> None:
         self.cache = cache
         self.filter = flt
         self.queue: collections.deque[tuple[str, bytes, int]] = collections.deque()
         self.closed = False
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, ev: CacheEvent) -> None:
         if self.closed:
@@ -172,22 +195,35 @@ class Watcher:
                 "closing slow watcher on %s (%d events queued)", self.cache.prefix, len(self.queue)
             )
             self.close()
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.cache.watchers.discard(self)
-            self._wakeup.set()
+            self._wake()
 
     async def next_batch(self, timeout: float | None) -> list[tuple[str, bytes, int]] | None:
-        """Queued events (possibly empty on timeout); None once closed and drained."""
+        """Queued events (possibly empty on timeout); None once closed and drained.
+
+        One plain future per wait, resolved by the next event: no task or Event per
+        watcher per event, which matters with thousands of watchers."""
         if not self.queue and not self.closed:
-            self._wakeup.clear()
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiter = fut
+            timer = None if timeout is None else loop.call_later(timeout, _expire, fut)
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
-            except TimeoutError:
-                return []
+                await fut
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         if not self.queue:
             return None if self.closed else []
         batch = list(self.queue)
@@ -211,7 +247,7 @@ class ResourceCache:
             self.pending.append(ev)
             return
         prev = self.objects.get(ev.key)
-        entry = make_entry(ev.key, ev.value, ev.revision)
+        entry = make_entry(ev.key, ev.value, ev.revision, self.prefix)
         if ev.type == storage.EventType.DELETED:
             self.objects.pop(ev.key, None)
             self._sorted = None
@@ -323,7 +359,7 @@ class CacheSet:
             while True:
                 page = await self.store.list(prefix, revision=rev, limit=5000, continue_=cont)
                 for kv in page.items:
-                    cache.objects[kv.key] = make_entry(kv.key, kv.value, kv.mod_revision)
+                    cache.objects[kv.key] = make_entry(kv.key, kv.value, kv.mod_revision, prefix)
                 cont = page.continue_
                 if cont is None:
                     break
@@ -370,7 +406,9 @@ class CacheSet:
             for kv in page.items:
                 cache = self.route(kv.key)
                 if cache is not None:
-                    fresh[cache.prefix][kv.key] = make_entry(kv.key, kv.value, kv.mod_revision)
+                    fresh[cache.prefix][kv.key] = make_entry(
+                        kv.key, kv.value, kv.mod_revision, cache.prefix
+                    )
             cont = page.continue_
             if cont is None:
                 break

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+
+import uvloop
 
 from pyk8s import __version__
 from pyk8s.cli.supervisor import Child, Supervisor
@@ -133,6 +136,10 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         await server.stop()
         return 1
+    # the watch cache and schemas are long-lived: keep them out of the collector's way
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     kubeconfig = server.cfg.data_dir / "admin.kubeconfig"
     print(
         f"pyk8s {__version__}: apiserver ready at {server.url}; kubeconfig {kubeconfig}", flush=True
@@ -179,13 +186,8 @@ def cmd_server(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        import uvloop  # type: ignore[import-not-found]
-
-        uvloop.install()
-    except ImportError:
-        pass
-    return asyncio.run(_serve(args))
+    # uvloop: a libuv event loop with C TLS plumbing, roughly a third less CPU per request
+    return int(uvloop.run(_serve(args)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from pyk8s.api.fieldmanager.errors import ApplyError, Conflict, Conflicts
 from pyk8s.api.fieldmanager.fieldpath import FieldSet, PathElement, path_text
 from pyk8s.api.fieldmanager.managedfields import (
@@ -87,7 +89,7 @@ def update(
     """``new`` with managedFields recording ``manager``'s create/update/patch."""
     shape = Shape.of(schema)
     keep = _keep(subresource, reset_fields)
-    result = copy.deepcopy(new)
+    result = _clone(new)
     meta = result.get("metadata")
     if not isinstance(meta, dict):
         meta = result["metadata"] = {}
@@ -271,6 +273,13 @@ def _check_typed(config: Obj, live: Obj, api_version: str, shape: Shape) -> None
             raise ApplyError(
                 f"failed to create typed {what} object ({where}): {_join(errors)}", code=500
             )
+
+
+def _clone(obj: Obj) -> Obj:
+    """A deep copy of a JSON object; orjson round-trips several times faster than
+    ``copy.deepcopy`` (objects here are always plain JSON)."""
+    out: Obj = orjson.loads(orjson.dumps(obj))
+    return out
 
 
 def _typing_errors(obj: Any, shape: Shape) -> list[str]:

@@ -9,6 +9,7 @@ does to container requests and limits).  JSON numbers are quantities too (``1`` 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -111,6 +112,18 @@ def _canonical_decimal(v: Fraction) -> tuple[int, int]:
 
 def parse_quantity(raw: Any) -> Quantity:
     """Parse a JSON quantity (string or number) the way ``resource.ParseQuantity`` does."""
+    if isinstance(raw, str):
+        return _parse_string_cached(raw)
+    return _parse_quantity(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_string_cached(raw: str) -> Quantity:
+    # quantities repeat across objects ("100m", "128Mi"); Quantity is immutable
+    return _parse_quantity(raw)
+
+
+def _parse_quantity(raw: Any) -> Quantity:
     if isinstance(raw, bool) or raw is None:
         raise QuantityError(QUANTITY_FORMAT_ERROR)
     if isinstance(raw, int):
