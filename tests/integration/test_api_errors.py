@@ -188,3 +188,17 @@ def test_unauthenticated_is_refused(cluster: Cluster) -> None:
         urllib.request.urlopen(req, context=ctx, timeout=10)
     exc.value.close()
     assert exc.value.code == 401
+
+
+def test_update_with_another_uid_conflicts(cluster: Cluster, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    status, created, _ = cluster.request("POST", path, _cm("u"))
+    assert status == 201
+    status, body, _ = cluster.request(
+        "PATCH",
+        f"{path}/u",
+        {"metadata": {"uid": "not-the-uid", "labels": {"a": "b"}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    assert status == 409
+    assert "Precondition failed: UID in precondition: not-the-uid" in body["message"]

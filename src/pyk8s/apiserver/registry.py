@@ -360,6 +360,16 @@ class Registry:
                     "the namespace of the provided object does not match the namespace sent "
                     "on the request"
                 )
+            body_uid = meta.get("uid")
+            if body_uid and body_uid != old["metadata"].get("uid"):
+                # a uid in the body is a precondition, as upstream's update handler treats it
+                raise errors.conflict(
+                    res.group,
+                    res.plural,
+                    name,
+                    f"Precondition failed: UID in precondition: {body_uid}, "
+                    f"UID in object meta: {old['metadata'].get('uid')}",
+                )
             body_rv = meta.get("resourceVersion")
             if body_rv and body_rv != str(entry.revision):
                 raise errors.conflict(res.group, res.plural, name, errors.MODIFIED)
