@@ -192,7 +192,7 @@ def test_unauthenticated_is_refused(cluster: Cluster) -> None:
 
 def test_update_with_another_uid_conflicts(cluster: Cluster, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
-    status, created, _ = cluster.request("POST", path, _cm("u"))
+    status, _, _ = cluster.request("POST", path, _cm("u"))
     assert status == 201
     status, body, _ = cluster.request(
         "PATCH",

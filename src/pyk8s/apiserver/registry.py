@@ -442,11 +442,7 @@ class Registry:
                 return new
             new_meta.pop("resourceVersion", None)
             try:
-                if (
-                    new_meta.get("deletionTimestamp")
-                    and not new_meta.get("finalizers")
-                    and not _graceful_pending(res, new)
-                ):
+                if _finalized(res, new):
                     kv = await self.store.delete(key, expected_revision=entry.revision)
                     self._after_delete(res, new)
                     new_meta["resourceVersion"] = str(kv.mod_revision)
@@ -612,6 +608,17 @@ def _invalid(res: Resource, name: str, causes: list[validation.Cause]) -> errors
     return errors.StatusError(
         422, "Invalid", f'{res.kind}.{res.group} "{name}" is invalid: {body}', details
     )
+
+
+def _finalized(res: Resource, obj: Obj) -> bool:
+    """A deleting object whose finalizers are all gone is removed by the update that
+    cleared them; a namespace also needs its spec.finalizers (``kubernetes``) cleared."""
+    meta = obj["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+        return False
+    if res.key == _NAMESPACES and (obj.get("spec") or {}).get("finalizers"):
+        return False
+    return not _graceful_pending(res, obj)
 
 
 def _graceful_pending(res: Resource, obj: Obj) -> bool:

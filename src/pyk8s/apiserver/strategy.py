@@ -42,8 +42,13 @@ CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
 def _keep_all_but_status(new: Obj, old: Obj) -> None:
+    """A status write changes the status (and, as upstream's status strategies allow,
+    annotations — the deployment controller records revisions that way); everything else
+    comes from the stored object."""
     status = new.get("status")
-    keep = {k: new["metadata"][k] for k in ("resourceVersion",) if k in new["metadata"]}
+    keep = {
+        k: new["metadata"][k] for k in ("resourceVersion", "annotations") if k in new["metadata"]
+    }
     new.clear()
     new.update(copy.deepcopy(old))
     new["metadata"].update(keep)
@@ -79,6 +84,17 @@ class Strategy:
             return
         if subresource == "status":
             _keep_all_but_status(new, old)
+            return
+        if subresource == "finalize":
+            # namespaces/finalize changes spec.finalizers and nothing else
+            finalizers = (new.get("spec") or {}).get("finalizers")
+            new.clear()
+            new.update(copy.deepcopy(old))
+            spec = new.setdefault("spec", {})
+            if finalizers:
+                spec["finalizers"] = finalizers
+            else:
+                spec.pop("finalizers", None)
             return
         validation.prepare_for_update(self.key, new, old)
 

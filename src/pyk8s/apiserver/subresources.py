@@ -340,21 +340,10 @@ async def _finalize(
         return old
 
     ctx = h._ctx(request, user)
+    # the update itself removes a Terminating namespace whose finalizers are all gone
     updated = await h.registry.update(
         rr.resource, None, rr.name, mutate, ctx, subresource="finalize"
     )
-    if (
-        updated["metadata"].get("deletionTimestamp")
-        and not finalizers
-        and not updated["metadata"].get("finalizers")
-    ):
-        from pyk8s.apiserver.registry import DeleteOptions
-
-        try:
-            updated, _ = await h.registry.delete(rr.resource, None, rr.name, DeleteOptions())
-        except errors.StatusError as exc:
-            if exc.code != 404:
-                raise
     body_out, ct = responses.encode_object(rr.resource, updated, choice)
     return web.Response(body=body_out, content_type=ct)
 

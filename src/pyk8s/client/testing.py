@@ -78,7 +78,7 @@ async def settle(rounds: int = 20) -> None:
 
 
 async def wait_until(
-    condition: Callable[[], bool], *, timeout: float = 5.0, message: str = ""
+    condition: Callable[[], bool], *, timeout: float = 30.0, message: str = ""
 ) -> None:
     """Poll ``condition`` (cheaply, on every loop turn) until true; fail after ``timeout``."""
     loop = asyncio.get_running_loop()

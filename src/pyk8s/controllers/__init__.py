@@ -6,7 +6,18 @@ factory; ``manager.py`` runs them under leader election.
 
 from __future__ import annotations
 
-from pyk8s.controllers import deployment, garbagecollector, namespace, replicaset
+from pyk8s.controllers import (
+    cronjob,
+    daemonset,
+    deployment,
+    garbagecollector,
+    job,
+    namespace,
+    podgc,
+    replicaset,
+    statefulset,
+    ttlafterfinished,
+)
 from pyk8s.controllers.context import Factory
 
 __all__ = ["ALL"]
@@ -17,4 +28,10 @@ ALL: dict[str, Factory] = {
     "replicationcontroller-controller": replicaset.new_replicationcontroller_controller,
     "garbage-collector-controller": garbagecollector.new_garbage_collector,
     "namespace-controller": namespace.new_namespace_controller,
+    "statefulset-controller": statefulset.new,
+    "daemonset-controller": daemonset.new,
+    "job-controller": job.new,
+    "cronjob-controller": cronjob.new,
+    "ttl-after-finished-controller": ttlafterfinished.new,
+    "pod-garbage-collector-controller": podgc.new,
 }
