@@ -26,6 +26,7 @@ from pyk8s.apiserver import (
     patching,
     responses,
     strategy,
+    streaming,
     subresources,
 )
 from pyk8s.apiserver.negotiation import BodyType, Choice, Output
@@ -130,8 +131,11 @@ def check_type(
 
 
 class ResourceHandler:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, *, kubelet_tls: streaming.KubeletClientTLS | None = None
+    ) -> None:
         self.registry = registry
+        self.kubelet_tls = kubelet_tls or streaming.KubeletClientTLS()
 
     # ----------------------------------------------------------------- entry
 

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from pyk8s import __version__
 from pyk8s.api import errors, resources
-from pyk8s.apiserver import authn, certs, routing
+from pyk8s.apiserver import authn, certs, routing, streaming
 from pyk8s.apiserver.admission import builtin as builtin_admission
 from pyk8s.apiserver.admission import webhooks
 from pyk8s.apiserver.crds import CRDController
@@ -144,7 +144,10 @@ class Server:
         await self._bootstrap()
         self.crds = CRDController(registry=self.registry, table=self.table)
         await self.crds.start()
-        self.handler = ResourceHandler(self.registry)
+        self.handler = ResourceHandler(
+            self.registry,
+            kubelet_tls=streaming.KubeletClientTLS(tls.admin_cert, tls.admin_key),
+        )
         app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._middleware])
         app["authenticator"] = self.authenticator
         app.router.add_route("*", "/{tail:.*}", self._dispatch)

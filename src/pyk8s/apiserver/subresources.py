@@ -15,7 +15,7 @@ from aiohttp import web
 from pyk8s.api import errors, resources, selectors
 from pyk8s.api.crd import scale as crd_scale
 from pyk8s.api.resources import Resource
-from pyk8s.apiserver import negotiation, objectmeta, responses, strategy
+from pyk8s.apiserver import negotiation, objectmeta, responses, strategy, streaming
 from pyk8s.apiserver.negotiation import BodyType, Choice
 from pyk8s.apiserver.routing import ResourceRequest
 
@@ -113,11 +113,11 @@ async def handle(
         return await _evict(h, request, rr)
     if sub == "log" and method == "GET":
         return await _log(h, request, rr)
-    if sub in ("exec", "attach", "portforward", "proxy"):
+    if sub in ("exec", "attach", "portforward") and method in ("GET", "POST"):
+        return await streaming.tunnel(h, request, rr, h.kubelet_tls)
+    if sub == "proxy":
         raise errors.StatusError(
-            503,
-            "ServiceUnavailable",
-            f"{sub} needs the node agent, which this cluster does not run yet",
+            503, "ServiceUnavailable", "the proxy subresource is not served yet"
         )
     raise errors.method_not_supported(res.group, f"{res.plural}/{sub}", method.lower())
 
