@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import WSMsgType, web
-from cluster import Cluster
+from aiohttp import web
 
+from cluster import Cluster
 from pyk8s.apiserver import certs
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyk8s.kubelet.sim import config, node_objects, pods
+from pyk8s.kubelet.sim import config, node_objects
 
 T0 = 1_700_000_000.0
 
@@ -134,29 +134,3 @@ def test_templates_must_fit_their_ranges() -> None:
     assert config.NodeTemplate(count=5000, cluster_cidr="10.64.0.0/11").count == 5000
     with pytest.raises(ValueError, match="overlaps"):
         config.NodeTemplate(node_ip_range="10.244.9.0/24")
-
-
-def test_pod_status_patch_and_match() -> None:
-    desired = {
-        "phase": "Running",
-        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "t"}],
-        "containerStatuses": [{"name": "c", "state": {"running": {}}}],
-    }
-    patch = pods.status_patch(desired)["status"]
-    assert patch["conditions"] == [
-        {"reason": None, "message": None, "type": "Ready", "status": "True",
-         "lastTransitionTime": "t"},
-    ]  # fmt: skip
-    assert patch["containerStatuses"][0] == {"$patch": "replace"}
-    current = {
-        "phase": "Running",
-        "qosClass": "BestEffort",
-        "conditions": [
-            {"type": "PodScheduled", "status": "True"},  # someone else's: ignored
-            {"type": "Ready", "status": "True", "lastTransitionTime": "t"},
-        ],
-        "containerStatuses": [{"name": "c", "state": {"running": {}}}],
-    }
-    assert pods.status_matches(current, desired)
-    current["conditions"][1]["status"] = "False"
-    assert not pods.status_matches(current, desired)

@@ -8,6 +8,7 @@ session) and a small time scale; waits are on conditions, with deadlines.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import itertools
 import signal
@@ -360,6 +361,37 @@ async def test_stop_heartbeat_call_stops_the_node_and_its_pods(
         return (await get_pod(client, namespace, "frozen"))["status"].get("phase") == "Running"
 
     await eventually(running, what="pod runs once the node is back")
+
+
+async def test_pod_cidr_from_node_ipam_wins_else_the_index_one_is_taken(
+    client: rest.RESTClient, namespace: str
+) -> None:
+    base = sim_config(2, index=next(_agents))
+    sim = dataclasses.replace(
+        base, heartbeat=dataclasses.replace(base.heartbeat, pod_cidr_wait_seconds=1.0)
+    )
+    agent = Agent(client, sim)
+    await agent.start()
+    try:
+        ipam_node, lonely = agent.names
+        # what the node IPAM controller would do, within the agent's wait
+        cidr = {"podCIDR": "10.99.7.0/24", "podCIDRs": ["10.99.7.0/24"]}
+        await client.patch(NODES, ipam_node, {"spec": cidr})
+        for name in agent.names:
+            await client.create(PODS, bound_pod(f"on-{name}", name), namespace=namespace)
+
+        async def pod_ip(name: str) -> str | None:
+            return (await get_pod(client, namespace, f"on-{name}"))["status"].get("podIP")
+
+        ip = await eventually(lambda: pod_ip(ipam_node), what="pod IP from IPAM's CIDR")
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.99.7.0/24")
+        own = await eventually(lambda: pod_ip(lonely), what="pod IP from the index CIDR")
+        index = sim.nodes.start_index + 1
+        assert (await client.get(NODES, lonely))["spec"]["podCIDR"] == f"10.244.{index}.0/24"
+        assert ipaddress.ip_address(own) in ipaddress.ip_network(f"10.244.{index}.0/24")
+        assert (await client.get(NODES, ipam_node))["spec"]["podCIDR"] == "10.99.7.0/24"
+    finally:
+        await agent.close()
 
 
 async def test_restarted_agent_adopts_nodes_and_pods(
