@@ -139,3 +139,52 @@ def test_kubectl_exec_is_tunnelled_to_the_kubelet(
     logs = cluster.kubectl("-n", namespace, "logs", "p", "--tail=2")
     assert logs.stdout == "line 2\nline 3\n"
     cluster.request("DELETE", f"/api/v1/nodes/{node}")
+
+
+@pytest.mark.parametrize(
+    ("annotations", "address", "code", "phrase"),
+    [
+        pytest.param(
+            {"pyk8s.io/sim-node": "true"},
+            "127.0.0.1",
+            400,
+            "is a simulated node",
+            id="simulated-node",
+        ),
+        pytest.param({}, "192.0.2.55", 503, "is not on this machine", id="off-machine-address"),
+    ],
+)
+def test_kubelet_is_never_dialled_off_machine(
+    cluster: Cluster,
+    namespace: str,
+    annotations: dict[str, str],
+    address: str,
+    code: int,
+    phrase: str,
+) -> None:
+    node = f"guard-{namespace}"
+    cluster.request(
+        "POST",
+        "/api/v1/nodes",
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": node, "annotations": annotations},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": address}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            },
+        },
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "g"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert cluster.request("POST", f"/api/v1/namespaces/{namespace}/pods", pod)[0] == 201
+    for sub in ("log", "exec?command=ls&stdout=true"):
+        status, body, _ = cluster.request("GET", f"/api/v1/namespaces/{namespace}/pods/g/{sub}")
+        assert status == code, body
+        assert phrase in body["message"]
+    cluster.request("DELETE", f"/api/v1/nodes/{node}")

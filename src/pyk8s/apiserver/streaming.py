@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,43 @@ class _Pipe:
             self.writer.close()
 
 
+SIM_NODE_ANNOTATION = "pyk8s.io/sim-node"
+
+
+def is_local_address(addr: str) -> bool:
+    """Whether ``addr`` belongs to this machine (binding to it succeeds). The apiserver
+    dials kubelets only there: every node of a pyk8s cluster runs on this host, and a
+    connection to any other address would leave the machine."""
+    try:
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((addr, 0))
+        return True
+    except OSError:
+        return False
+
+
+def kubelet_endpoint(node: Obj) -> tuple[str, int]:
+    """(address, port) of a node's kubelet, or a StatusError saying why there is none."""
+    name = (node.get("metadata") or {}).get("name", "")
+    annotations = (node.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(SIM_NODE_ANNOTATION) == "true":
+        raise errors.bad_request(
+            f"node {name} is a simulated node: it runs no containers and has no kubelet to reach"
+        )
+    target = _kubelet_address(node)
+    if target is None:
+        raise errors.StatusError(503, "ServiceUnavailable", f"node {name} has no kubelet endpoint")
+    if not is_local_address(target[0]):
+        raise errors.StatusError(
+            503,
+            "ServiceUnavailable",
+            f"node {name}: kubelet address {target[0]} is not on this machine; pyk8s does "
+            "not dial off-machine addresses",
+        )
+    return target
+
+
 def _kubelet_address(node: Obj) -> tuple[str, int] | None:
     status = node.get("status") or {}
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
@@ -107,15 +145,10 @@ async def tunnel(
     nodes = resources.find("", "v1", "nodes")
     assert nodes is not None
     node = (await h.registry.get(nodes, None, node_name)).decode()
-    target = _kubelet_address(node)
-    if target is None:
-        raise errors.StatusError(
-            503, "ServiceUnavailable", f"node {node_name} has no kubelet endpoint"
-        )
+    host, port = kubelet_endpoint(node)
     path = _kubelet_path(
         rr.subresource, rr.namespace or "", pod, request.query, request.rel_url.raw_query_string
     )
-    host, port = target
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=tls.context), timeout=10

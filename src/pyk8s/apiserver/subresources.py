@@ -365,11 +365,8 @@ async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) ->
     nodes = resources.find("", "v1", "nodes")
     assert nodes is not None
     node = (await h.registry.get(nodes, None, node_name)).decode()
-    base = _kubelet_url(node)
-    if base is None:
-        raise errors.StatusError(
-            503, "ServiceUnavailable", f"node {node_name} has no kubelet endpoint"
-        )
+    host, port = streaming.kubelet_endpoint(node)
+    base = f"https://{host}:{port}"
     url = f"{base}/containerLogs/{rr.namespace}/{rr.name}/{container}"
     params = {
         k: v
@@ -404,21 +401,6 @@ async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) ->
             )
     await resp.write_eof()
     return resp
-
-
-def _kubelet_url(node: Obj) -> str | None:
-    status = node.get("status") or {}
-    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-    if not port:
-        return None
-    addr = None
-    for a in status.get("addresses") or []:
-        if a.get("type") == "InternalIP":
-            addr = a.get("address")
-            break
-    if addr is None:
-        return None
-    return f"https://{addr}:{port}"
 
 
 async def virtual_create(

@@ -216,7 +216,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         print(f"pyk8s agent: error: {exc}", file=sys.stderr)
         return 2
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
         uvloop.install()
     except ImportError:

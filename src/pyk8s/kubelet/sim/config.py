@@ -121,7 +121,7 @@ class NodeTemplate:
         ips = ipaddress.ip_network(self.node_ip_range)
         if end > ips.num_addresses - 2:
             raise ValueError(f"node IP range {self.node_ip_range} is too small for {end} nodes")
-        if ips.version == cluster.version and ips.overlaps(cluster):  # type: ignore[arg-type]
+        if ips.version == cluster.version and ips.overlaps(cluster):
             raise ValueError(f"node IP range {self.node_ip_range} overlaps {self.cluster_cidr}")
 
     def name(self, index: int) -> str:

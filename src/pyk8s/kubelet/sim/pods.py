@@ -2,9 +2,9 @@
 ``lifecycle.plan`` and write what it says.
 
 Pipeline: one pod informer (``spec.nodeName!=``, shared by all the agent's nodes, filtered
-in memory to them) → handlers enqueue ``ObjectKey``s → a ``WorkQueue`` (a pod is never
-synced by two workers at once; repeated adds collapse, so only the newest state is
-written) → ``workers`` concurrent ``sync(key)``:
+in memory to them; its cache holds ``slim_pod`` copies) → handlers enqueue ``ObjectKey``s
+→ a ``WorkQueue`` (a pod is never synced by two workers at once; repeated adds collapse,
+so only the newest state is written) → ``workers`` concurrent ``sync(key)``:
 
 1. Read the pod from the cache; gone → forget it and free its IP.
 2. Skip it while its node is not ours, not registered, or not alive (stopped heartbeats:
@@ -46,7 +46,15 @@ from pyk8s.kubelet.sim import config, lifecycle
 from pyk8s.kubelet.sim.metrics import SimMetrics
 from pyk8s.kubelet.sim.nodes import NodeManager
 
-__all__ = ["NODE_INDEX", "PODS", "PodWorkers", "node_index", "status_matches", "status_patch"]
+__all__ = [
+    "NODE_INDEX",
+    "PODS",
+    "PodWorkers",
+    "node_index",
+    "slim_pod",
+    "status_matches",
+    "status_patch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,48 @@ PODS = resources.find("", "v1", "pods") or resources.Resource(
 NODE_INDEX = "spec.nodeName"
 TERMINAL = ("Succeeded", "Failed")
 _LIST_KEYS = ("containerStatuses", "initContainerStatuses")
+
+
+_META_KEYS = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "ownerReferences",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+_SPEC_KEYS = (
+    "nodeName",
+    "restartPolicy",
+    "hostNetwork",
+    "readinessGates",
+    "terminationGracePeriodSeconds",
+)
+_CONTAINER_KEYS = ("name", "image", "restartPolicy", "startupProbe", "readinessProbe")
+
+
+def slim_pod(pod: Obj) -> Obj:
+    """The parts of a pod the agent reads (``lifecycle``, status comparison): everything
+    else — volumes, env, last-applied annotations — would only fill its cache, which at
+    150,000 pods is most of its memory."""
+    meta = pod.get("metadata") or {}
+    slim_meta = {k: meta[k] for k in _META_KEYS if k in meta}
+    for source in ("annotations", "labels"):
+        found = {k: v for k, v in (meta.get(source) or {}).items() if k in config.POD_KNOBS}
+        if found:
+            slim_meta[source] = found
+    spec = pod.get("spec") or {}
+    slim_spec = {k: spec[k] for k in _SPEC_KEYS if k in spec}
+    for kind in ("initContainers", "containers"):
+        if kind in spec:
+            slim_spec[kind] = [
+                {k: c[k] for k in _CONTAINER_KEYS if k in c} for c in spec[kind] or ()
+            ]
+    out: Obj = {"metadata": slim_meta, "spec": slim_spec}
+    if "status" in pod:
+        out["status"] = pod["status"]
+    return out
 
 
 def node_index(obj: Mapping[str, Any]) -> Iterable[str]:

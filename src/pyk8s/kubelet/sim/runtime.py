@@ -1,8 +1,9 @@
 """The simulated node agent process: ``SimRuntime(client, sim_config).run(stop)``.
 
-Wiring: a Node informer (every node; the agent picks out its own by name) and a Pod
-informer (``spec.nodeName!=``, indexed by node), both with ``managedFields`` stripped on
-the way in — at 150,000 pods they would be most of the cache. ``nodes.NodeManager``
+Wiring: a Node informer (every node; the agent picks out its own by name; without
+``managedFields``) and a Pod informer (``spec.nodeName!=``, indexed by node) that keeps
+only what the agent reads of each pod (``pods.slim_pod``) — at 150,000 pods the cache is
+most of the agent's memory. ``nodes.NodeManager``
 registers the nodes and heartbeats; ``pods.PodWorkers`` moves pods. Pods are not synced
 before the nodes are registered (a sync would skip them anyway; the registration's
 ``on_change`` enqueues them).
@@ -29,7 +30,7 @@ from pyk8s.client import informer, reflector, rest
 from pyk8s.kubelet.sim import config, nodes, pods
 from pyk8s.kubelet.sim.metrics import SimMetrics
 
-__all__ = ["SimRuntime", "StrippingListerWatcher"]
+__all__ = ["SimRuntime", "TransformingListerWatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +44,28 @@ def _strip(obj: Obj) -> Obj:
     return obj
 
 
-class StrippingListerWatcher:
-    """A ``reflector.ListerWatcher`` that drops ``managedFields`` from what it hands on."""
+class TransformingListerWatcher:
+    """A ``reflector.ListerWatcher`` that hands on ``transform(obj)`` instead of each
+    object (client-go's informer transform): what the cache need not keep never gets in."""
 
-    def __init__(self, inner: reflector.ResourceListerWatcher) -> None:
+    def __init__(
+        self, inner: reflector.ResourceListerWatcher, transform: Callable[[Obj], Obj] = _strip
+    ) -> None:
         self.inner = inner
+        self.transform = transform
 
     def __str__(self) -> str:
         return str(self.inner)
 
     async def list(self) -> tuple[list[Obj], str]:
         items, rv = await self.inner.list()
-        return [_strip(o) for o in items], rv
+        return [self.transform(o) for o in items], rv
 
     async def watch(self, resource_version: str) -> AsyncIterator[tuple[str, Obj]]:
         stream = self.inner.watch(resource_version)
         try:
             async for etype, obj in stream:
-                yield etype, _strip(obj)
+                yield etype, self.transform(obj) if etype != "BOOKMARK" else obj
         finally:
             await stream.aclose()
 
@@ -81,15 +86,16 @@ class SimRuntime:
         self.metrics_address = metrics_address
         node_res = nodes.NODES
         self.node_informer: informer.SharedInformer[Obj] = informer.SharedInformer(
-            StrippingListerWatcher(reflector.ResourceListerWatcher(client, node_res)),
+            TransformingListerWatcher(reflector.ResourceListerWatcher(client, node_res)),
             name="sim nodes",
             clock=clock,
         )
         self.pod_informer: informer.SharedInformer[Obj] = informer.SharedInformer(
-            StrippingListerWatcher(
+            TransformingListerWatcher(
                 reflector.ResourceListerWatcher(
                     client, pods.PODS, field_selector="spec.nodeName!=", page_size=1000
-                )
+                ),
+                pods.slim_pod,
             ),
             indexers={pods.NODE_INDEX: pods.node_index},
             name="sim pods",

@@ -1,6 +1,6 @@
-"""Throughput of the simulated node agent (not a test; run it by hand, it belongs in bench/).
+"""Throughput of the simulated node agent.
 
-    .venv/bin/python tests/kubelet/sim/throughput.py --nodes 100 --pods 10000
+    .venv/bin/python bench/sim.py --nodes 100 --pods 10000
 
 Starts an apiserver (SQLite, temp dir), creates ``--pods`` pods already bound to the
 agent's nodes (round robin; no scheduler), then starts ``pyk8s agent --runtime sim`` as a
@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from cluster import Cluster, free_port
 from pyk8s.client import config, rest
 from pyk8s.kubelet.sim.pods import PODS
