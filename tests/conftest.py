@@ -21,8 +21,8 @@ _ns = itertools.count()
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("cluster"), free_port())
-    c.start()
     try:
+        c.start()
         yield c
     finally:
         c.stop()
