@@ -126,7 +126,8 @@ class Server:
         self.registry.admission = builtin_admission.ChainSequence(
             [
                 builtin_admission.BuiltinAdmission(
-                    priority_classes=self._objects("scheduling.k8s.io", "v1", "priorityclasses")
+                    priority_classes=self._objects("scheduling.k8s.io", "v1", "priorityclasses"),
+                    storage_classes=self._objects("storage.k8s.io", "v1", "storageclasses"),
                 ),
                 self.webhooks,
             ]

@@ -16,6 +16,7 @@ from pyk8s.controllers import (
     job,
     namespace,
     nodeipam,
+    persistentvolume,
     podgc,
     replicaset,
     rootcacert,
@@ -44,4 +45,5 @@ ALL: dict[str, Factory] = {
     "serviceaccount-controller": serviceaccount.new,
     "root-ca-certificate-publisher-controller": rootcacert.new,
     "node-ipam-controller": nodeipam.new,
+    "persistentvolume-binder-controller": persistentvolume.new,
 }

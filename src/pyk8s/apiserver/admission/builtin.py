@@ -3,6 +3,7 @@ stored, run before the webhooks:
 
 - Priority: resolves ``spec.priorityClassName`` (or the global default PriorityClass) into
   ``spec.priority`` and ``spec.preemptionPolicy``; an unknown class is refused (403).
+- DefaultStorageClass: a PersistentVolumeClaim without a class gets the default one.
 - DefaultTolerationSeconds: pods tolerate ``node.kubernetes.io/not-ready`` and
   ``node.kubernetes.io/unreachable`` (NoExecute) for 300 s unless they say otherwise.
 
@@ -65,17 +66,48 @@ def add_default_tolerations(pod: Obj) -> None:
 
 
 class BuiltinAdmission:
-    def __init__(self, *, priority_classes: Callable[[], list[Obj]]) -> None:
+    def __init__(
+        self,
+        *,
+        priority_classes: Callable[[], list[Obj]],
+        storage_classes: Callable[[], list[Obj]] = list,
+    ) -> None:
         self.priority_classes = priority_classes
+        self.storage_classes = storage_classes
 
     async def mutate(self, attrs: Attributes, obj: Obj, old: Obj | None) -> Obj:
         res = attrs.resource
+        if (
+            res.key == ("", "persistentvolumeclaims")
+            and attrs.operation == "CREATE"
+            and attrs.subresource is None
+        ):
+            self._default_storage_class(obj)
+            return obj
         if res.key != ("", "pods") or attrs.subresource is not None:
             return obj
         if attrs.operation == "CREATE":
             self._priority(attrs, obj)
             add_default_tolerations(obj)
         return obj
+
+    def _default_storage_class(self, claim: Obj) -> None:
+        """DefaultStorageClass: a claim that names no class (absent, not "") gets the
+        default one, the newest if several are marked default."""
+        spec = claim.setdefault("spec", {})
+        if spec.get("storageClassName") is not None:
+            return
+        defaults = [
+            c
+            for c in self.storage_classes()
+            if ((c.get("metadata") or {}).get("annotations") or {}).get(
+                "storageclass.kubernetes.io/is-default-class"
+            )
+            == "true"
+        ]
+        if defaults:
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            spec["storageClassName"] = newest["metadata"]["name"]
 
     def _priority(self, attrs: Attributes, pod: Obj) -> None:
         spec = pod.setdefault("spec", {})
