@@ -22,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Mapping
 from enum import StrEnum
@@ -100,6 +101,10 @@ class RESTClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+            # closed transports finish (connection_lost) on the next loop turns; give them
+            # those turns so a loop that ends right after us leaks no socket
+            for _ in range(3):
+                await asyncio.sleep(0)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
