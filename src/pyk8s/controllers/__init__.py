@@ -16,6 +16,7 @@ from pyk8s.controllers import (
     job,
     namespace,
     nodeipam,
+    nodelifecycle,
     persistentvolume,
     podgc,
     replicaset,
@@ -46,4 +47,5 @@ ALL: dict[str, Factory] = {
     "root-ca-certificate-publisher-controller": rootcacert.new,
     "node-ipam-controller": nodeipam.new,
     "persistentvolume-binder-controller": persistentvolume.new,
+    "node-lifecycle-controller": nodelifecycle.new,
 }
