@@ -23,6 +23,7 @@ from pyk8s.apiserver import (
     applying,
     conversion,
     negotiation,
+    objectmeta,
     patching,
     responses,
     strategy,
@@ -405,7 +406,11 @@ class ResourceHandler:
                 raise errors.bad_request(
                     f'dryRun: Unsupported value: "{d}": supported values: "All"'
                 )
-        manager = q.get("fieldManager") or default_manager or _manager(request)
+        manager = (
+            q.get("fieldManager")
+            or default_manager
+            or objectmeta.manager_from_user_agent(request.headers.get("User-Agent"))
+        )
         return WriteContext(manager=manager, dry_run=bool(dry), user=_user_info(user))
 
     def _field_validation(self, request: web.Request, res: Resource, obj: Obj) -> list[str]:
@@ -643,11 +648,6 @@ def _convert_line(res: Resource, line: bytes) -> bytes:
     ev = orjson.loads(line)
     ev["object"] = conversion.from_storage(res, ev["object"])
     return orjson.dumps(ev) + b"\n"
-
-
-def _manager(request: web.Request) -> str:
-    ua = request.headers.get("User-Agent") or ""
-    return ua.split("/", 1)[0][:128] or "unknown"
 
 
 def _warning_headers(warnings: list[str]) -> dict[str, str] | None:

@@ -44,6 +44,7 @@ from pyk8s.controllers.workload_ownership import (
     controller_of,
     controller_ref,
     is_controlled_by,
+    owner_keys,
     release_patch,
 )
 from pyk8s.controllers.workload_pods import (
@@ -140,22 +141,7 @@ class DaemonSetController:
         self._enqueue(ds)
 
     def _owner_keys(self, pod: Mapping[str, Any]) -> list[ObjectKey]:
-        ns = str(meta(pod).get("namespace") or "")
-        ref = controller_of(pod)
-        if ref is not None:
-            if ref.get("kind") != dn.KIND:
-                return []
-            key = ObjectKey(ns, str(ref.get("name") or ""))
-            owner = self.sets.get(key)
-            return [key] if owner is not None and meta(owner).get("uid") == ref.get("uid") else []
-        keys = []
-        for ds in self.sets.list(ns):
-            try:
-                if selector_of(ds).matches(labels(pod)):
-                    keys.append(ObjectKey.of(ds))
-            except selectors.SelectorError:
-                continue
-        return keys
+        return owner_keys(pod, kind=dn.KIND, owners=self.sets)
 
     def _pod_added(self, pod: Obj) -> None:
         self.expectations.observe(pod)

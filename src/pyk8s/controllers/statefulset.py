@@ -43,6 +43,7 @@ from pyk8s.controllers.workload_ownership import (
     controller_of,
     controller_ref,
     is_controlled_by,
+    owner_keys,
     release_patch,
 )
 from pyk8s.controllers.workload_pods import (
@@ -50,7 +51,6 @@ from pyk8s.controllers.workload_pods import (
     PODS,
     PVCS,
     STATEFULSETS,
-    labels,
     meta,
     selector_of,
     with_kind,
@@ -121,22 +121,7 @@ class StatefulSetController:
         self._enqueue(sts)
 
     def _owner_keys(self, pod: Mapping[str, Any]) -> list[ObjectKey]:
-        ns = str(meta(pod).get("namespace") or "")
-        ref = controller_of(pod)
-        if ref is not None:
-            if ref.get("kind") != sp.KIND:
-                return []
-            key = ObjectKey(ns, str(ref.get("name") or ""))
-            owner = self.sets.get(key)
-            return [key] if owner is not None and meta(owner).get("uid") == ref.get("uid") else []
-        keys = []
-        for sts in self.sets.list(ns):
-            try:
-                if selector_of(sts).matches(labels(pod)):
-                    keys.append(ObjectKey.of(sts))
-            except selectors.SelectorError:
-                continue
-        return keys
+        return owner_keys(pod, kind=sp.KIND, owners=self.sets)
 
     def _pod_added(self, pod: Obj) -> None:
         self.expectations.observe(pod)

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyk8s.api import selectors
-from pyk8s.controllers.workload_pods import labels, meta
+from pyk8s.client.informer import SharedInformer
+from pyk8s.client.store import ObjectKey
+from pyk8s.controllers.workload_pods import labels, meta, selector_of
 
 __all__ = [
     "Claim",
@@ -40,6 +42,7 @@ __all__ = [
     "controller_of",
     "controller_ref",
     "is_controlled_by",
+    "owner_keys",
     "release_patch",
 ]
 
@@ -221,3 +224,27 @@ def _revision(obj: Mapping[str, Any]) -> int | None:
         return int(str(meta(obj).get("resourceVersion") or ""))
     except ValueError:
         return None
+
+
+def owner_keys(
+    pod: Mapping[str, Any], *, kind: str, owners: SharedInformer[Obj]
+) -> list[ObjectKey]:
+    """The owners of ``kind`` to resync for a pod event: its controller if it has one
+    (and that owner's uid still matches), else every owner whose selector matches it
+    (an orphan that may be adopted)."""
+    ns = str(meta(pod).get("namespace") or "")
+    ref = controller_of(pod)
+    if ref is not None:
+        if ref.get("kind") != kind:
+            return []
+        key = ObjectKey(ns, str(ref.get("name") or ""))
+        owner = owners.get(key)
+        return [key] if owner is not None and meta(owner).get("uid") == ref.get("uid") else []
+    keys = []
+    for candidate in owners.list(ns):
+        try:
+            if selector_of(candidate).matches(labels(pod)):
+                keys.append(ObjectKey.of(candidate))
+        except selectors.SelectorError:
+            continue
+    return keys
