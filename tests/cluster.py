@@ -52,7 +52,10 @@ class Cluster:
     def ca(self) -> Path:
         return self.data_dir / "tls" / "ca.crt"
 
-    def start(self, *extra: str, timeout: float = 30.0) -> None:
+    def start(self, *extra: str, timeout: float = 30.0, control_plane: bool = False) -> None:
+        """Start ``pyk8s server`` (the apiserver alone unless ``control_plane``, which adds
+        the controller-manager and the scheduler; never a local agent)."""
+        components = [] if control_plane else ["--disable-controllers", "--disable-scheduler"]
         cmd = [
             sys.executable,
             "-m",
@@ -63,8 +66,7 @@ class Cluster:
             "--port",
             str(self.port),
             "--disable-agent",
-            "--disable-controllers",
-            "--disable-scheduler",
+            *components,
             *extra,
         ]
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -273,48 +273,62 @@ async def _bind(
 
 
 async def _evict(h: ResourceHandler, request: web.Request, rr: ResourceRequest) -> web.Response:
-    from pyk8s.apiserver.registry import DeleteOptions
+    """The eviction subresource as upstream's (pkg/registry/core/pod/storage/eviction.go):
+    a pod that is terminal, Pending or already being deleted goes at once; otherwise the
+    one PodDisruptionBudget covering it must allow a disruption, which the eviction takes
+    (``disruptionsAllowed`` decremented and the pod noted in ``disruptedPods``, written
+    with compare-and-swap) before the pod is deleted. An unready pod may go without taking
+    a disruption when the budget is healthy, or always with ``AlwaysAllow``."""
+    from pyk8s.apiserver.registry import DeleteOptions, WriteContext
     from pyk8s.apiserver.watchcache import Filter
 
     assert rr.name is not None
     ev = await _body(request)
-    pod_entry = await h.registry.get(rr.resource, rr.namespace, rr.name)
-    pod = pod_entry.decode()
-    pdbs = resources.find("policy", "v1", "poddisruptionbudgets")
-    assert pdbs is not None
-    page = await h.registry.list(pdbs, Filter(namespace=rr.namespace))
-    labels = (pod.get("metadata") or {}).get("labels") or {}
+    opts_obj = ev.get("deleteOptions") or {}
+    dry_run = bool(opts_obj.get("dryRun")) or bool(request.query.getall("dryRun", []))
+    pod = (await h.registry.get(rr.resource, rr.namespace, rr.name)).decode()
+    meta = pod.get("metadata") or {}
     phase = (pod.get("status") or {}).get("phase")
-    if phase not in ("Succeeded", "Failed", "Pending"):
+    if not meta.get("deletionTimestamp") and phase not in ("Succeeded", "Failed", "Pending"):
+        pdbs = resources.find("policy", "v1", "poddisruptionbudgets")
+        assert pdbs is not None
+        page = await h.registry.list(pdbs, Filter(namespace=rr.namespace))
+        labels = meta.get("labels") or {}
+        matching = []
         for e in page.entries:
             pdb = e.decode()
-            sel = (pdb.get("spec") or {}).get("selector")
-            if sel is None or not selectors.from_label_selector_obj(sel).matches(labels):
-                continue
-            allowed = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
-            if allowed <= 0:
-                raise errors.StatusError(
-                    429,
-                    "TooManyRequests",
-                    "Cannot evict pod as it would violate the pod's disruption budget.",
-                    {
-                        "causes": [
-                            {
-                                "reason": "DisruptionBudget",
-                                "message": f"The disruption budget {pdb['metadata']['name']} needs "
-                                f"{(pdb.get('status') or {}).get('desiredHealthy', 0)} healthy pods and has "
-                                f"{(pdb.get('status') or {}).get('currentHealthy', 0)} currently",
-                            }
-                        ]
-                    },
+            selector = selectors.from_label_selector_obj((pdb.get("spec") or {}).get("selector"))
+            if selector.matches(labels):
+                matching.append(pdb)
+        if len(matching) > 1:
+            raise errors.internal_error(
+                "This pod has more than one PodDisruptionBudget, "
+                "which the eviction subresource does not support."
+            )
+        if matching and not _unready_may_go(pod, matching[0]):
+            name = matching[0]["metadata"]["name"]
+
+            async def take(old: Obj) -> Obj:
+                _check_and_decrement(old, rr.name or "", dry_run=dry_run)
+                return old
+
+            if dry_run:
+                _check_and_decrement(matching[0], rr.name, dry_run=True)
+            else:
+                await h.registry.update(
+                    pdbs,
+                    rr.namespace,
+                    name,
+                    take,
+                    WriteContext(manager="eviction"),
+                    subresource="status",
                 )
-    opts_obj = ev.get("deleteOptions") or {}
     pre = opts_obj.get("preconditions") or {}
     opts = DeleteOptions(
         grace_period=opts_obj.get("gracePeriodSeconds"),
         precondition_uid=pre.get("uid"),
         precondition_rv=pre.get("resourceVersion"),
-        dry_run=bool(opts_obj.get("dryRun")),
+        dry_run=dry_run,
     )
     await h.registry.delete(rr.resource, rr.namespace, rr.name, opts)
     return web.Response(
@@ -324,6 +338,73 @@ async def _evict(h: ResourceHandler, request: web.Request, rr: ResourceRequest) 
         ),
         content_type="application/json",
     )
+
+
+def _unready_may_go(pod: Obj, pdb: Obj) -> bool:
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+    if ready:
+        return False
+    if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+        return True
+    st = pdb.get("status") or {}
+    desired = st.get("desiredHealthy", 0)
+    return bool(desired > 0 and st.get("currentHealthy", 0) >= desired)
+
+
+_MAX_DISRUPTED_PODS = 2000
+
+
+def _pdb_forbidden(name: str, why: str) -> errors.StatusError:
+    return errors.forbidden(
+        f'poddisruptionbudgets.policy "{name}" is forbidden: {why}',
+        {"name": name, "group": "policy", "kind": "poddisruptionbudgets"},
+    )
+
+
+_EVICT_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
+
+
+def _check_and_decrement(pdb: Obj, pod_name: str, *, dry_run: bool) -> None:
+    name = pdb["metadata"]["name"]
+    st = pdb.setdefault("status", {})
+    if st.get("observedGeneration", 0) < pdb["metadata"].get("generation", 0):
+        cause = f"The disruption budget {name} is still being processed by the server."
+        raise errors.StatusError(
+            429,
+            "TooManyRequests",
+            _EVICT_REFUSED,
+            {"causes": [{"reason": "DisruptionBudget", "message": cause}], "retryAfterSeconds": 10},
+        )
+    allowed = st.get("disruptionsAllowed", 0)
+    if allowed < 0:
+        raise _pdb_forbidden(name, "pdb disruptions allowed is negative")
+    if len(st.get("disruptedPods") or {}) > _MAX_DISRUPTED_PODS:
+        raise _pdb_forbidden(
+            name, "DisruptedPods map too big - too many evictions not confirmed by PDB controller"
+        )
+    if allowed == 0:
+        cause = (
+            f"The disruption budget {name} needs {st.get('desiredHealthy', 0)} healthy pods "
+            f"and has {st.get('currentHealthy', 0)} currently"
+        )
+        raise errors.StatusError(
+            429,
+            "TooManyRequests",
+            _EVICT_REFUSED,
+            {"causes": [{"reason": "DisruptionBudget", "message": cause}]},
+        )
+    if dry_run:
+        return
+    st["disruptionsAllowed"] = allowed - 1
+    if allowed - 1 == 0:
+        for c in st.get("conditions") or []:
+            if c.get("type") == "DisruptionAllowed":
+                c.update(status="False", reason="InsufficientPods", message="")
+                c["lastTransitionTime"] = objectmeta.now_rfc3339()
+    st.setdefault("disruptedPods", {})[pod_name] = objectmeta.now_rfc3339()
 
 
 async def _finalize(

@@ -79,6 +79,17 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-cidr-mask-size", type=int, default=24)
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    p.add_argument(
+        "--node-monitor-grace-period",
+        type=parse_duration,
+        default=40.0,
+        help="silence after which a node is Unknown (default 40s)",
+    )
+    p.add_argument("--node-monitor-period", type=parse_duration, default=5.0)
+    p.add_argument("--node-eviction-rate", type=float, default=0.1, help="nodes/s tainted per zone")
+    p.add_argument("--secondary-node-eviction-rate", type=float, default=0.01)
+    p.add_argument("--unhealthy-zone-threshold", type=float, default=0.55)
+    p.add_argument("--large-cluster-size-threshold", type=int, default=50)
     p.add_argument("--root-ca-file", type=Path, default=None)
     p.add_argument("--concurrent-syncs", type=int, default=5)
     p.add_argument("--kube-api-qps", type=float, default=200.0)
@@ -122,6 +133,12 @@ async def _serve(args: argparse.Namespace) -> int:
         node_cidr_mask_size=args.node_cidr_mask_size,
         service_cluster_ip_range=args.service_cluster_ip_range,
         terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        node_monitor_period=args.node_monitor_period,
+        node_eviction_rate=args.node_eviction_rate,
+        secondary_node_eviction_rate=args.secondary_node_eviction_rate,
+        unhealthy_zone_threshold=args.unhealthy_zone_threshold,
+        large_cluster_size_threshold=args.large_cluster_size_threshold,
         concurrent_syncs=args.concurrent_syncs,
         root_ca_pem=root_ca,
     )

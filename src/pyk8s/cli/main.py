@@ -92,6 +92,20 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         "--disable-controllers", action="store_true", help="do not run the controller-manager"
     )
     p.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    p.add_argument(
+        "--kube-controller-manager-arg",
+        action="append",
+        default=[],
+        metavar="FLAG=VALUE",
+        help="extra flag for the controller-manager, e.g. node-monitor-grace-period=10s",
+    )
+    p.add_argument(
+        "--kube-scheduler-arg",
+        action="append",
+        default=[],
+        metavar="FLAG=VALUE",
+        help="extra flag for the scheduler (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -173,12 +187,29 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
                     args.cluster_cidr,
                     "--service-cluster-ip-range",
                     args.service_cluster_ip_range,
+                    *_passed_flags(args.kube_controller_manager_arg),
                 ],
             )
         )
     if not args.disable_scheduler:
-        out.append(Child("scheduler", [*base, "scheduler", "--kubeconfig", str(kubeconfig)]))
+        out.append(
+            Child(
+                "scheduler",
+                [
+                    *base,
+                    "scheduler",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    *_passed_flags(args.kube_scheduler_arg),
+                ],
+            )
+        )
     return out
+
+
+def _passed_flags(values: list[str]) -> list[str]:
+    """k3s-style ``--kube-…-arg name=value`` → ``--name=value`` for the child."""
+    return [v if v.startswith("--") else f"--{v}" for v in values]
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -191,7 +222,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyk8s.cli import agent_cmd, controller_manager_cmd, lifecycle, scheduler_cmd
+    from pyk8s.cli import agent_cmd, controller_manager_cmd, image_cmd, lifecycle, scheduler_cmd
 
     parser = argparse.ArgumentParser(prog="pyk8s", description="Kubernetes, implemented in Python.")
     parser.add_argument("--version", action="version", version=f"pyk8s {__version__}")
@@ -215,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     scheduler_cmd.add_parser(sub)
     controller_manager_cmd.add_parser(sub)
     agent_cmd.add_parser(sub)
+    image_cmd.add_parser(sub)
 
     p = sub.add_parser(
         "up",

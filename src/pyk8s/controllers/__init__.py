@@ -10,6 +10,7 @@ from pyk8s.controllers import (
     cronjob,
     daemonset,
     deployment,
+    disruption,
     endpoints,
     endpointslice,
     garbagecollector,
@@ -48,4 +49,5 @@ ALL: dict[str, Factory] = {
     "node-ipam-controller": nodeipam.new,
     "persistentvolume-binder-controller": persistentvolume.new,
     "node-lifecycle-controller": nodelifecycle.new,
+    "disruption-controller": disruption.new,
 }

@@ -33,6 +33,10 @@ class Options:
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0
     pod_eviction_timeout: float = 300.0
+    node_eviction_rate: float = 0.1
+    secondary_node_eviction_rate: float = 0.01
+    unhealthy_zone_threshold: float = 0.55
+    large_cluster_size_threshold: int = 50
     terminated_pod_gc_threshold: int = 12500
     concurrent_syncs: int = 5
     root_ca_pem: str = ""  # published as kube-root-ca.crt in every namespace

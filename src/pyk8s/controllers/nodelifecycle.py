@@ -11,6 +11,8 @@ kube-node-lease, or the Ready condition's lastHeartbeatTime) is compared with no
 Pods on a node with a NoExecute taint they do not tolerate are deleted at once; those that
 tolerate it for ``tolerationSeconds`` are deleted when that time after the taint's
 ``timeAdded`` has passed; those that tolerate it without a limit stay.
+Adding the NoExecute taints is rate-limited per zone, and stopped when every zone is
+fully disrupted (``node_disruption``); NoSchedule taints and removals are not limited.
 ``health``, ``wanted_taints`` and ``eviction_time`` are pure; the loop applies them.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 from pyk8s.client import clock as clock_mod
 from pyk8s.client import errors, informer, paths, rest
+from pyk8s.controllers import node_disruption as disruption
 from pyk8s.controllers.context import Controller, ControllerContext
 
 __all__ = ["NodeLifecycleController", "eviction_time", "health", "new", "wanted_taints"]
@@ -46,6 +49,12 @@ def new(ctx: ControllerContext) -> Controller:
         clock=ctx.clock,
         grace=ctx.options.node_monitor_grace_period,
         period=ctx.options.node_monitor_period,
+        rates=disruption.EvictionRates(
+            node_eviction_rate=ctx.options.node_eviction_rate,
+            secondary_node_eviction_rate=ctx.options.secondary_node_eviction_rate,
+            unhealthy_zone_threshold=ctx.options.unhealthy_zone_threshold,
+            large_cluster_size_threshold=ctx.options.large_cluster_size_threshold,
+        ),
     )
 
 
@@ -147,8 +156,12 @@ class NodeLifecycleController:
         clock: clock_mod.Clock = clock_mod.REAL_CLOCK,
         grace: float = 40.0,
         period: float = 5.0,
+        rates: disruption.EvictionRates | None = None,
     ) -> None:
         self.client = client
+        self.rates = rates or disruption.EvictionRates()
+        self.buckets: dict[str, disruption.TokenBucket] = {}
+        self.master_disruption = False
         self.clock = clock
         self.grace = grace
         self.period = period
@@ -176,43 +189,97 @@ class NodeLifecycleController:
             node_name = (pod.get("spec") or {}).get("nodeName")
             if node_name:
                 by_node.setdefault(node_name, []).append(pod)
-        for node in self.nodes.list():
+        leases = {x["metadata"]["name"]: x for x in self.leases.list()}
+        nodes = self.nodes.list()
+        states = {
+            n["metadata"]["name"]: health(n, leases.get(n["metadata"]["name"]), now, self.grace)
+            for n in nodes
+        }
+        zones: dict[str, list[str]] = {}
+        for n in nodes:
+            zones.setdefault(disruption.zone_key(n), []).append(n["metadata"]["name"])
+        zone_states = {
+            z: disruption.zone_state((states[x] == "healthy" for x in names), self.rates)
+            for z, names in zones.items()
+        }
+        stop_all = disruption.all_fully_disrupted(zone_states)
+        if stop_all != self.master_disruption:
+            self.master_disruption = stop_all
+            if stop_all:
+                log.warning(
+                    "Controller detected that all Nodes are not-Ready. "
+                    "Entering master disruption mode."
+                )
+            else:
+                log.info(
+                    "Controller detected that some Nodes are Ready. Exiting master disruption mode."
+                )
+        mono = self.clock.now()
+        for z, names in zones.items():
+            rate = disruption.zone_rate(zone_states[z], len(names), self.rates)
+            bucket = self.buckets.setdefault(z, disruption.TokenBucket(rate, mono))
+            bucket.set_rate(rate, mono)
+        for node in nodes:
             name = node["metadata"]["name"]
-            lease = next((x for x in self.leases.list() if x["metadata"]["name"] == name), None)
-            state = health(node, lease, now, self.grace)
+            state = states[name]
             taints = list((node.get("spec") or {}).get("taints") or [])
             wanted = wanted_taints(taints, state, now)
+            if stop_all:
+                wanted = [t for t in wanted if not _ours_no_execute(t)]
+            elif _adds_no_execute(taints, wanted) and not self.buckets[
+                disruption.zone_key(node)
+            ].try_take(mono):
+                wanted = [t for t in wanted if not _ours_no_execute(t) or t in taints]
+                log.info(
+                    "node %s: %s; NoExecute taint waits for the zone's eviction rate", name, state
+                )
             if wanted != taints:
                 await self.client.patch(NODES, name, {"spec": {"taints": wanted or None}})
                 log.info("node %s: %s; taints now %s", name, state, [t["key"] for t in wanted])
             if state == "unknown" and (_ready(node) or {}).get("status") != "Unknown":
-                conditions = [
-                    {
-                        **c,
-                        "status": "Unknown",
-                        "reason": "NodeStatusUnknown",
-                        "message": "Kubelet stopped posting node status.",
-                        "lastTransitionTime": _fmt(now),
-                    }
-                    for c in (node.get("status") or {}).get("conditions") or []
-                ]
-                if conditions:
-                    await self.client.patch(
-                        NODES, name, {"status": {"conditions": conditions}}, subresource="status"
-                    )
+                await self._mark_unknown(node, now)
             for pod in by_node.get(name, []):
                 at = eviction_time(pod, wanted, now)
                 if at is not None and at <= now and not pod["metadata"].get("deletionTimestamp"):
-                    try:
-                        await self.client.delete(
-                            PODS, pod["metadata"]["name"], namespace=pod["metadata"]["namespace"]
-                        )
-                        log.info(
-                            "evicted %s/%s from %s (taint %s)",
-                            pod["metadata"]["namespace"],
-                            pod["metadata"]["name"],
-                            name,
-                            state,
-                        )
-                    except errors.NotFound:
-                        pass
+                    await self._evict(pod, name, state)
+
+    async def _mark_unknown(self, node: Obj, now: datetime.datetime) -> None:
+        conditions = [
+            {
+                **c,
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+                "lastTransitionTime": _fmt(now),
+            }
+            for c in (node.get("status") or {}).get("conditions") or []
+        ]
+        if conditions:
+            await self.client.patch(
+                NODES,
+                node["metadata"]["name"],
+                {"status": {"conditions": conditions}},
+                subresource="status",
+            )
+
+    async def _evict(self, pod: Obj, node_name: str, state: str) -> None:
+        meta = pod["metadata"]
+        try:
+            await self.client.delete(PODS, meta["name"], namespace=meta["namespace"])
+            log.info(
+                "evicted %s/%s from %s (taint %s)",
+                meta["namespace"],
+                meta["name"],
+                node_name,
+                state,
+            )
+        except errors.NotFound:
+            pass
+
+
+def _ours_no_execute(taint: Mapping[str, Any]) -> bool:
+    return taint.get("key") in _OURS and taint.get("effect") == "NoExecute"
+
+
+def _adds_no_execute(before: list[Obj], after: list[Obj]) -> bool:
+    return any(_ours_no_execute(t) and t not in before for t in after)
