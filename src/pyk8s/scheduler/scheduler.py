@@ -194,6 +194,11 @@ class Scheduler:
             self.snapshot.nominate(pi, nominated)
         self.queue.add(pi)
 
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        if _same_for_assigned(old, new):
+            return  # a kubelet's status write: nothing the cache or any plugin reads
+        self._on_pod(new)
+
     def _forget_pending(self, uid: str) -> None:
         self._pods.pop(uid, None)
         self.queue.delete(uid)
@@ -246,7 +251,7 @@ class Scheduler:
         )
         f.informer(_resource("", "v1", "pods")).add_handler(
             on_add=self._on_pod,
-            on_update=lambda _o, n: self._on_pod(n),
+            on_update=self._on_pod_update,
             on_delete=self._on_pod_delete,
         )
 
@@ -475,3 +480,17 @@ class Scheduler:
             port = server.sockets[0].getsockname()[1]
         self.metrics_url = f"http://{self.metrics_address}:{port}"
         return runner
+
+
+def _same_for_assigned(old: Obj, new: Obj) -> bool:
+    """Both versions are bound to the same node and differ only in status details the
+    scheduler does not read (not the phase): the cache entry stays as it is."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if not new_spec.get("nodeName") or old_spec is not new_spec and old_spec != new_spec:
+        return False
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        om.get("labels") == nm.get("labels")
+        and om.get("deletionTimestamp") == nm.get("deletionTimestamp")
+        and (old.get("status") or {}).get("phase") == (new.get("status") or {}).get("phase")
+    )
