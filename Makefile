@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs on the machine (apt-installed by `setup` when missing).
-APT_PACKAGES := etcd-server
+APT_PACKAGES := etcd-server containerd runc containernetworking-plugins nftables nginx busybox-static docker-registry iproute2 openssl
 PYTEST_ARGS ?=
 
-.PHONY: setup up down status test check bench clean
+.PHONY: setup up down status test check bench clean images
 
 setup: $(STAMP)
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -42,6 +42,9 @@ check: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+images: setup
+	$(BIN)/python -m pyk8s.kubelet.imagebuild build/images
 
 bench: setup
 	$(BIN)/python bench/storage.py
