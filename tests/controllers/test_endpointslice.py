@@ -213,3 +213,11 @@ def test_slice_body() -> None:
         True,
     )
     assert body["addressType"] == "IPv4"
+
+
+def test_hostname_only_under_the_governing_service() -> None:
+    p = pod("web-0")
+    p["spec"].update(hostname="web-0", subdomain=svc()["metadata"]["name"])
+    assert es.endpoint_for_pod(svc(), p, {})["hostname"] == "web-0"
+    p["spec"]["subdomain"] = "other"
+    assert "hostname" not in es.endpoint_for_pod(svc(), p, {})

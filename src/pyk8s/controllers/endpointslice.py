@@ -10,7 +10,8 @@ Contract:
   that have an IPv4 ``podIP`` and are not terminal (Succeeded/Failed). Each endpoint has
   ``addresses``, ``conditions`` (serving = pod Ready, terminating = being deleted, ready =
   serving and not terminating; ``publishNotReadyAddresses`` makes every endpoint ready and
-  serving), ``nodeName``, ``targetRef`` and ``zone`` (the node's
+  serving), ``hostname`` (when the pod's ``subdomain`` is the Service),
+  ``nodeName``, ``targetRef`` and ``zone`` (the node's
   ``topology.kubernetes.io/zone`` label, when the node is cached).
 - Ports are resolved per pod from each service port's ``targetPort``: a number is used
   as is (absent: the service port), a name is looked up among the pod's container ports
@@ -191,6 +192,13 @@ def endpoint_for_pod(
             "uid": str(meta(pod).get("uid") or ""),
         },
     }
+    hostname = _spec(pod).get("hostname")
+    if (
+        hostname
+        and _spec(pod).get("subdomain") == meta(service).get("name")
+        and meta(pod).get("namespace") == meta(service).get("namespace")
+    ):
+        endpoint["hostname"] = str(hostname)  # StatefulSet pods under their governing Service
     node = str(_spec(pod).get("nodeName") or "")
     if node:
         endpoint["nodeName"] = node
