@@ -5,7 +5,6 @@ reviews (SelfSubjectReview for ``kubectl auth whoami``, access reviews)."""
 from __future__ import annotations
 
 import copy
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -463,9 +462,7 @@ async def _log(h: ResourceHandler, request: web.Request, rr: ResourceRequest) ->
             "limitBytes",
         )
     }
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = h.kubelet_tls.context  # the apiserver's client certificate: kubelets want one
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     async with aiohttp.ClientSession() as session:
         try:

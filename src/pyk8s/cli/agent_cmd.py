@@ -1,12 +1,13 @@
 """``pyk8s agent``: run a node agent that joins a cluster (DESIGN §2, §7).
 
-``--runtime sim --nodes N`` plays N simulated nodes in this one process
-(``pyk8s.kubelet.sim``); ``--runtime cri`` (real containers) is not implemented yet and
-exits with an error. The cluster is found through ``--kubeconfig`` or through
-``--server``/``--token`` (with ``--certificate-authority``). Flags carry the kubelet's
-names where the kubelet has one (``--node-labels``, ``--register-with-taints``,
-``--node-status-update-frequency``). The agent runs until SIGINT/SIGTERM; the nodes stay
-registered (and go NotReady once their Leases expire), as when a kubelet stops.
+``--runtime cri`` (the default) runs a real node: the kubelet on a supervised containerd
+(``pyk8s.cli.kubelet_cmd``, which also serves ``pyk8s kubelet``); ``--runtime sim --nodes
+N`` plays N simulated nodes in this one process (``pyk8s.kubelet.sim``). The cluster is
+found through ``--kubeconfig`` or through ``--server``/``--token`` (with
+``--certificate-authority``). Flags carry the kubelet's names where the kubelet has one
+(``--node-labels``, ``--register-with-taints``, ``--node-status-update-frequency``). The
+agent runs until SIGINT/SIGTERM; the nodes stay registered (and go NotReady once their
+Leases expire), as when a kubelet stops.
 
 ``add_parser(subparsers)`` adds the subcommand to the ``pyk8s`` parser.
 """
@@ -25,12 +26,16 @@ __all__ = ["add_parser", "cmd_agent", "main", "sim_config"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from pyk8s.cli import kubelet_cmd
+
     p: argparse.ArgumentParser = subparsers.add_parser(
         "agent",
         help="run a node agent that joins a cluster",
-        description="Run a node agent that joins a cluster. With --runtime sim, one process "
-        "plays --nodes simulated nodes (like KWOK): registered, heartbeating, and moving "
-        "the pods bound to them through their lifecycle without running containers.",
+        description="Run a node agent that joins a cluster. With --runtime cri (the default) "
+        "it is a real node: the kubelet runs pods as containers on containerd. With "
+        "--runtime sim, one process plays --nodes simulated nodes (like KWOK): registered, "
+        "heartbeating, and moving the pods bound to them through their lifecycle without "
+        "running containers.",
     )
     conn = p.add_argument_group("cluster")
     conn.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster to join")
@@ -96,6 +101,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="containers' stop time on deletion (default: the whole grace period)",
     )
+
+    kubelet_cmd.add_cri_flags(p, standalone=False)
 
     p.add_argument("--pod-workers", type=int, default=64, help="pod writes in flight")
     p.add_argument("--node-workers", type=int, default=32, help="node writes in flight")
@@ -202,11 +209,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.runtime != "sim":
-        print(
-            "pyk8s agent: --runtime cri is not implemented yet; use --runtime sim", file=sys.stderr
-        )
-        return 2
+    if args.runtime == "cri":
+        from pyk8s.cli import kubelet_cmd
+
+        return kubelet_cmd.run(args)
     from pyk8s.client import config as client_config
 
     try:

@@ -84,9 +84,15 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--disable-agent",
         action="store_true",
-        help="do not run a local node (kubelet + proxy); no local node runs yet either way: "
-        "the containerd kubelet is a later release (use 'pyk8s agent --runtime sim' for "
-        "simulated nodes)",
+        help="do not run a local node (the kubelet on a supervised containerd, as 'pyk8s "
+        "agent --runtime cri' with this data dir)",
+    )
+    p.add_argument(
+        "--kubelet-arg",
+        action="append",
+        default=[],
+        metavar="FLAG=VALUE",
+        help="extra flag for the local node agent, e.g. node-ip=127.0.0.2 (repeatable)",
     )
     p.add_argument(
         "--disable-controllers", action="store_true", help="do not run the controller-manager"
@@ -204,6 +210,27 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
                 ],
             )
         )
+    if not args.disable_agent:
+        out.append(
+            Child(
+                "agent",
+                [
+                    *base,
+                    "agent",
+                    "--runtime",
+                    "cri",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--data-dir",
+                    str(args.data_dir or default_data_dir()),
+                    "--cluster-cidr",
+                    args.cluster_cidr,
+                    "--service-cluster-ip-range",
+                    args.service_cluster_ip_range,
+                    *_passed_flags(args.kubelet_arg),
+                ],
+            )
+        )
     return out
 
 
@@ -222,7 +249,17 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pyk8s.cli import agent_cmd, controller_manager_cmd, image_cmd, lifecycle, scheduler_cmd
+    from pyk8s.cli import (
+        agent_cmd,
+        controller_manager_cmd,
+        dns_cmd,
+        image_cmd,
+        ingress_cmd,
+        kubelet_cmd,
+        lifecycle,
+        proxy_cmd,
+        scheduler_cmd,
+    )
 
     parser = argparse.ArgumentParser(prog="pyk8s", description="Kubernetes, implemented in Python.")
     parser.add_argument("--version", action="version", version=f"pyk8s {__version__}")
@@ -246,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     scheduler_cmd.add_parser(sub)
     controller_manager_cmd.add_parser(sub)
     agent_cmd.add_parser(sub)
+    kubelet_cmd.add_parser(sub)
+    proxy_cmd.add_parser(sub)
+    dns_cmd.add_parser(sub)
     image_cmd.add_parser(sub)
+    ingress_cmd.add_parser(sub)
 
     p = sub.add_parser(
         "up",

@@ -486,7 +486,7 @@ def _same_for_assigned(old: Obj, new: Obj) -> bool:
     """Both versions are bound to the same node and differ only in status details the
     scheduler does not read (not the phase): the cache entry stays as it is."""
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-    if not new_spec.get("nodeName") or old_spec is not new_spec and old_spec != new_spec:
+    if not new_spec.get("nodeName") or (old_spec is not new_spec and old_spec != new_spec):
         return False
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
     return (
