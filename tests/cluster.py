@@ -52,10 +52,14 @@ class Cluster:
     def ca(self) -> Path:
         return self.data_dir / "tls" / "ca.crt"
 
-    def start(self, *extra: str, timeout: float = 30.0, control_plane: bool = False) -> None:
-        """Start ``pyk8s server`` (the apiserver alone unless ``control_plane``, which adds
-        the controller-manager and the scheduler; never a local agent)."""
+    def start(
+        self, *extra: str, timeout: float = 30.0, control_plane: bool = False, agent: bool = False
+    ) -> None:
+        """Start ``pyk8s server``: the apiserver alone unless ``control_plane``, which adds
+        the controller-manager and the scheduler; a local agent (real node) with ``agent``."""
         components = [] if control_plane else ["--disable-controllers", "--disable-scheduler"]
+        if not agent:
+            components.append("--disable-agent")
         cmd = [
             sys.executable,
             "-m",
@@ -65,7 +69,6 @@ class Cluster:
             str(self.data_dir),
             "--port",
             str(self.port),
-            "--disable-agent",
             *components,
             *extra,
         ]

@@ -13,7 +13,7 @@ SERVICE_LOCAL = {"type": "local", "dst": "10.96.0.0/12", "dev": "lo", "scope": "
 CLUSTER_BLACKHOLE = {"type": "blackhole", "dst": "10.244.0.0/16"}
 DEFAULT = {"dst": "default", "gateway": "192.0.2.1", "dev": "eth0"}
 ADD_LOCAL = ["ip", "route", "replace", "local", "10.96.0.0/12", "dev", "lo", "table", "local"]
-ADD_BLACKHOLE = ["ip", "route", "replace", "blackhole", "10.244.0.0/16"]
+ADD_BLACKHOLE = ["ip", "route", "replace", "blackhole", "10.244.0.0/16", "metric", "4242"]
 
 
 def j(routes: list[dict[str, Any]]) -> str:
@@ -49,8 +49,21 @@ def test_route_commands_for_other_cidrs() -> None:
         "[]", "[]", service_cidr="10.100.0.0/16", cluster_cidr="10.200.0.0/16"
     ) == [
         ["ip", "route", "replace", "local", "10.100.0.0/16", "dev", "lo", "table", "local"],
-        ["ip", "route", "replace", "blackhole", "10.200.0.0/16"],
+        ["ip", "route", "replace", "blackhole", "10.200.0.0/16", "metric", "4242"],
     ]
+
+
+def test_ranges_inside_existing_routes_need_nothing() -> None:
+    """A test cluster's /24s inside the default ranges: covered already."""
+    assert (
+        netsafety.route_commands(
+            j([CLUSTER_BLACKHOLE]),
+            j([SERVICE_LOCAL]),
+            service_cidr="10.100.7.0/24",
+            cluster_cidr="10.244.107.0/24",
+        )
+        == []
+    )
 
 
 async def test_ensure_routes_is_idempotent() -> None:

@@ -26,7 +26,7 @@ __all__ = ["add_parser", "cmd_agent", "main", "sim_config"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from pyk8s.cli import kubelet_cmd
+    from pyk8s.cli import kubelet_cmd, node_services
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "agent",
@@ -103,6 +103,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
 
     kubelet_cmd.add_cri_flags(p, standalone=False)
+    node_services.add_flags(p)
+    p.set_defaults(node_services=True)  # the agent runs proxy, NetworkPolicy and DNS too
 
     p.add_argument("--pod-workers", type=int, default=64, help="pod writes in flight")
     p.add_argument("--node-workers", type=int, default=32, help="node writes in flight")

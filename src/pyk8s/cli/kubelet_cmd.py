@@ -29,7 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pyk8s.cli import node_services
+
 __all__ = ["add_cri_flags", "add_parser", "cmd_kubelet", "run_node"]
+
 
 log = logging.getLogger("pyk8s.kubelet.cli")
 
@@ -45,7 +48,10 @@ def add_cri_flags(p: argparse.ArgumentParser, *, standalone: bool) -> None:
     )
     g.add_argument("--node-name", default=None, help="default: the host name")
     g.add_argument(
-        "--node-ip", default="127.0.0.1", help="the node's InternalIP (default 127.0.0.1)"
+        "--node-ip",
+        default="",
+        help="the node's InternalIP (default: the address of the interface holding the "
+        "default route, else 127.0.0.1)",
     )
     g.add_argument("--kubelet-port", "--port", dest="kubelet_port", type=int, default=10250)
     g.add_argument("--containerd-socket", type=Path, default=None, help="use a running containerd")
@@ -165,6 +171,13 @@ async def run_node(args: argparse.Namespace, cfg: Any, stop: asyncio.Event) -> i
 
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()
     node_name = (args.node_name or socket.gethostname()).lower()
+    node_ip = args.node_ip or detect_node_ip()
+    services = node_services.from_args(args) if getattr(args, "node_services", False) else None
+    cluster_dns = args.cluster_dns
+    if services is not None and services.dns and not cluster_dns:
+        from pyk8s.dns import bootstrap as dns_bootstrap
+
+        cluster_dns = dns_bootstrap.dns_service_ip(args.service_cluster_ip_range)
     await netsafety.ensure_routes(args.service_cluster_ip_range, args.cluster_cidr)
     supervised: containerd.Containerd | None = None
     if args.containerd_socket is None:
@@ -200,9 +213,9 @@ async def run_node(args: argparse.Namespace, cfg: Any, stop: asyncio.Event) -> i
         config = KubeletConfig(
             node_name=node_name,
             data_dir=data_dir,
-            node_ip=args.node_ip,
+            node_ip=node_ip,
             port=args.kubelet_port,
-            cluster_dns=[s.strip() for s in args.cluster_dns.split(",") if s.strip()],
+            cluster_dns=[s.strip() for s in cluster_dns.split(",") if s.strip()],
             cluster_domain=args.cluster_domain,
             resolv_conf=args.resolv_conf,
             cgroup_root=args.cgroup_root,
@@ -219,13 +232,57 @@ async def run_node(args: argparse.Namespace, cfg: Any, stop: asyncio.Event) -> i
             cfg, qps=args.kube_api_qps, burst=args.kube_api_burst, user_agent="pyk8s-kubelet"
         ) as client:
             kubelet = Kubelet(client, cri, config, on_pod_cidr=write_cni)
-            print(f"pyk8s kubelet: node {node_name} joining {cfg.server}", flush=True)
-            await kubelet.run(stop)
+            print(f"pyk8s kubelet: node {node_name} ({node_ip}) joining {cfg.server}", flush=True)
+            if services is None:
+                await kubelet.run(stop)
+            else:
+                await _with_node_services(kubelet, client, node_name, node_ip, services, stop)
     finally:
         await cri.close()
         if supervised is not None:
             await supervised.stop()
     return 0
+
+
+async def _with_node_services(
+    kubelet: Any,
+    client: Any,
+    node_name: str,
+    node_ip: str,
+    services: node_services.NodeServices,
+    stop: asyncio.Event,
+) -> None:
+    """The kubelet and the node's services side by side; either failing stops both."""
+    runs = [
+        asyncio.create_task(kubelet.run(stop), name="kubelet"),
+        asyncio.create_task(
+            node_services.run_node_services(
+                client=client, node_name=node_name, node_ip=node_ip, settings=services, stop=stop
+            ),
+            name="node-services",
+        ),
+    ]
+    try:
+        done, _ = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            exc = t.exception()
+            if exc is not None:
+                raise exc
+    finally:
+        stop.set()
+        await asyncio.gather(*runs, return_exceptions=True)
+
+
+def detect_node_ip() -> str:
+    """The IPv4 address this host would use toward the default route (no packet is sent:
+    connecting a UDP socket only picks the source address), else 127.0.0.1."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("198.51.100.1", 9))
+            addr = str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    return addr if addr and addr != "0.0.0.0" else "127.0.0.1"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ a pid file and a log file in the data dir."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -59,6 +60,27 @@ def _ready(data_dir: Path) -> bool:
         return False
 
 
+def _ready_nodes(data_dir: Path) -> int:
+    """How many Nodes report Ready=True (0 when the apiserver cannot say)."""
+    url = _server_url(data_dir)
+    if url is None:
+        return 0
+    tls = data_dir / "tls"
+    ctx = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+    try:
+        ctx.load_cert_chain(tls / "admin.crt", tls / "admin.key")
+        with urllib.request.urlopen(url + "/api/v1/nodes", context=ctx, timeout=2) as r:
+            nodes = json.loads(r.read())
+    except (OSError, ValueError):
+        return 0
+    return sum(
+        1
+        for n in nodes.get("items") or []
+        for c in (n.get("status") or {}).get("conditions") or []
+        if c.get("type") == "Ready" and c.get("status") == "True"
+    )
+
+
 def _forward_args(args: argparse.Namespace, data_dir: Path) -> list[str]:
     out = [
         "--data-dir",
@@ -79,14 +101,27 @@ def _forward_args(args: argparse.Namespace, data_dir: Path) -> list[str]:
         args.service_node_port_range,
         "--cluster-cidr",
         args.cluster_cidr,
+        "--ingress-http-port",
+        str(args.ingress_http_port),
+        "--ingress-https-port",
+        str(args.ingress_https_port),
     ]
+    for name in ("kube_controller_manager_arg", "kube_scheduler_arg", "kubelet_arg"):
+        for value in getattr(args, name):
+            out += ["--" + name.replace("_", "-"), value]
     if args.token_auth_file:
         out += ["--token-auth-file", str(args.token_auth_file)]
     if args.write_kubeconfig:
         out += ["--write-kubeconfig", str(args.write_kubeconfig)]
     for san in args.tls_san:
         out += ["--tls-san", san]
-    for flag in ("disable_agent", "disable_controllers", "disable_scheduler", "verbose"):
+    for flag in (
+        "disable_agent",
+        "disable_controllers",
+        "disable_scheduler",
+        "disable_ingress",
+        "verbose",
+    ):
         if getattr(args, flag):
             out.append("--" + flag.replace("_", "-"))
     return out
@@ -120,7 +155,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print("  " + line, file=sys.stderr)
             (data_dir / "pyk8s.pid").unlink(missing_ok=True)
             return 1
-        if _ready(data_dir):
+        if _ready(data_dir) and (args.disable_agent or _ready_nodes(data_dir) > 0):
             break
         print(".", end="", flush=True)
         time.sleep(0.25)
@@ -165,6 +200,14 @@ def cmd_down(args: argparse.Namespace) -> int:
         os.kill(pid, signal.SIGKILL)
     (data_dir / "pyk8s.pid").unlink(missing_ok=True)
     print("stopped")
+    if not args.keep_pods and (data_dir / "agent").is_dir() and os.geteuid() == 0:
+        import asyncio
+
+        from pyk8s.cli import node_reset
+
+        print("removing the local node's pods and pod network …", flush=True)
+        for problem in asyncio.run(node_reset.reset_node(data_dir)):
+            print(f"  {problem}", file=sys.stderr)
     return 0
 
 

@@ -88,6 +88,13 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         "agent --runtime cri' with this data dir)",
     )
     p.add_argument(
+        "--disable-ingress",
+        action="store_true",
+        help="do not run the ingress controller (nginx; runs with the local agent)",
+    )
+    p.add_argument("--ingress-http-port", type=int, default=80, help="default 80")
+    p.add_argument("--ingress-https-port", type=int, default=443, help="default 443")
+    p.add_argument(
         "--kubelet-arg",
         action="append",
         default=[],
@@ -231,6 +238,31 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
                 ],
             )
         )
+        if not args.disable_ingress:
+            from pyk8s.cli.kubelet_cmd import detect_node_ip
+
+            data_dir = args.data_dir or default_data_dir()
+            out.append(
+                Child(
+                    "ingress-controller",
+                    [
+                        *base,
+                        "ingress-controller",
+                        "--kubeconfig",
+                        str(kubeconfig),
+                        "--data-dir",
+                        str(Path(data_dir).absolute() / "ingress"),
+                        "--http-port",
+                        str(args.ingress_http_port),
+                        "--https-port",
+                        str(args.ingress_https_port),
+                        "--publish-address",
+                        detect_node_ip(),
+                        "--metrics-bind",
+                        "",
+                    ],
+                )
+            )
     return out
 
 
@@ -295,17 +327,23 @@ def main(argv: list[str] | None = None) -> int:
         description="Start the cluster in the background, wait until it is ready, write the kubeconfig and merge a 'pyk8s' context into ~/.kube/config.",
     )
     _add_server_args(p)
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     p.add_argument("--no-merge-kubeconfig", action="store_true", help="leave ~/.kube/config alone")
     p.set_defaults(func=lifecycle.cmd_up)
 
     p = sub.add_parser(
         "down",
         help="stop the cluster started by 'pyk8s up'",
-        description="Stop the cluster started by 'pyk8s up' (its data stays).",
+        description="Stop the cluster started by 'pyk8s up' (its data stays), then stop and "
+        "remove the local node's pods, cgroups, pod network and rules (like k3s-killall.sh).",
     )
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument(
+        "--keep-pods",
+        action="store_true",
+        help="leave the local node's containers running (a later 'up' adopts them)",
+    )
     p.set_defaults(func=lifecycle.cmd_down)
 
     p = sub.add_parser(

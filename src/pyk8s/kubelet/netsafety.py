@@ -7,8 +7,10 @@ install:
   (``ip route replace local 10.96.0.0/12 dev lo table local``): host → ClusterIP still
   works through nftables DNAT, and an unprogrammed ClusterIP is refused locally;
 - a ``blackhole`` route for the cluster (pod) CIDR in the main table
-  (``ip route replace blackhole 10.244.0.0/16``): each node's bridge route is more
-  specific and wins, unknown pod IPs are dropped.
+  (``ip route replace blackhole 10.244.0.0/16 metric 4242``): each node's bridge route is
+  more specific (or, for the same prefix, has the lower metric) and wins; unknown pod IPs
+  are dropped.
+A range already inside an existing route of the same kind needs nothing more.
 
 ``route_commands`` (pure) decides from ``ip -j route show`` output which ``ip`` commands
 are missing; ``ensure_routes`` runs them. Idempotent; the routes are never removed (they
@@ -40,16 +42,22 @@ class RouteError(Exception):
     """An ``ip`` command failed."""
 
 
+# A node's bridge route may cover exactly the cluster CIDR (one node, cluster CIDR = node
+# CIDR): the blackhole must then lose to it, so it gets a metric above the kernel's 0.
+BLACKHOLE_METRIC = "4242"
+
+
 def _has_route(routes: list[dict[str, Any]], kind: str, cidr: str) -> bool:
+    """Whether a ``kind`` route for ``cidr`` or a range containing it exists."""
     net = ipaddress.ip_network(cidr)
     for r in routes:
         dst = r.get("dst", "")
         if dst == "default" or r.get("type", "unicast") != kind:
             continue
         try:
-            if ipaddress.ip_network(dst, strict=False) == net:
+            if net.subnet_of(ipaddress.ip_network(dst, strict=False)):  # type: ignore[arg-type]
                 return True
-        except ValueError:
+        except (ValueError, TypeError):
             continue
     return False
 
@@ -69,7 +77,9 @@ def route_commands(
     if not _has_route(json.loads(local_table or "[]"), "local", service):
         commands.append(["ip", "route", "replace", "local", service, "dev", "lo", "table", "local"])
     if not _has_route(json.loads(main_table or "[]"), "blackhole", cluster):
-        commands.append(["ip", "route", "replace", "blackhole", cluster])
+        commands.append(
+            ["ip", "route", "replace", "blackhole", cluster, "metric", BLACKHOLE_METRIC]
+        )
     return commands
 
 
