@@ -75,6 +75,19 @@ class ServerConfig:
     tls_sans: list[str] = field(default_factory=list)
 
 
+def advertise_address(cfg: ServerConfig) -> str:
+    """``--advertise-address``, else the bind address when it names one host address, else
+    this host's address toward the default route (upstream's choice)."""
+    if cfg.advertise_address:
+        return cfg.advertise_address
+    bind = cfg.bind_address
+    if bind and bind not in ("0.0.0.0", "::") and not bind.startswith("127."):
+        return bind
+    from pyk8s.client.hostaddr import detect_host_ip
+
+    return detect_host_ip()
+
+
 async def open_storage(cfg: ServerConfig) -> storage.Interface:
     if cfg.storage == "sqlite":
         from pyk8s.storage import sqlite
@@ -110,15 +123,20 @@ class Server:
     async def start(self) -> None:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        tls = certs.ensure_tls(cfg.data_dir, extra_sans=cfg.tls_sans)
+        self.advertise_address = advertise_address(cfg)
+        services = ServiceAllocations(
+            service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range
+        )
+        tls = certs.ensure_tls(
+            cfg.data_dir,
+            extra_sans=[*cfg.tls_sans, self.advertise_address],
+            service_ip=services.kubernetes_ip,
+        )
         self.store = await open_storage(cfg)
         prefixes = [r.storage_key(None) for r in resources.BUILTIN if "list" in r.verbs]
         self._hook_cache: tuple[int, list[dict[str, Any]], list[dict[str, Any]]] | None = None
         self.caches = CacheSet(self.store, prefixes)
         await self.caches.start()
-        services = ServiceAllocations(
-            service_cidr=cfg.service_cidr, node_port_range=cfg.node_port_range
-        )
         self.registry = Registry(self.store, self.caches, services)
         self.webhooks = webhooks.WebhookAdmission(
             self._webhook_configurations, self._namespace_labels, self._service_ip
@@ -168,6 +186,7 @@ class Server:
             server = site._server
             assert server is not None
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self._reconcile_kubernetes_endpoints(WriteContext(manager="kube-apiserver"))
         self._write_kubeconfigs(tls)
         log.info(
             "apiserver serving on https://%s:%d (storage: %s)",
@@ -303,6 +322,59 @@ class Server:
             except errors.StatusError as exc:
                 if exc.code != 409:
                     raise
+
+    async def _reconcile_kubernetes_endpoints(self, ctx: WriteContext) -> None:
+        """The ``kubernetes`` Service's Endpoints and EndpointSlice name this apiserver's
+        advertise address and port (upstream's endpoint reconciler, for one apiserver)."""
+        assert self.registry is not None
+        address, port = self.advertise_address, self.port or self.cfg.port or 6443
+        wanted = {
+            ("", "v1", "endpoints"): {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+                },
+                "subsets": [
+                    {
+                        "addresses": [{"ip": address}],
+                        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+                    }
+                ],
+            },
+            ("discovery.k8s.io", "v1", "endpointslices"): {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "kubernetes"},
+                },
+                "addressType": "IPv6" if ":" in address else "IPv4",
+                "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            },
+        }
+        for (group, version, plural), body in wanted.items():
+            res = resources.find(group, version, plural)
+            assert res is not None
+            current = self.registry.cache_for(res).objects.get(
+                res.storage_key("default", "kubernetes")
+            )
+            if current is None:
+                try:
+                    await self.registry.create(res, "default", body, ctx)
+                except errors.StatusError as exc:
+                    if exc.code != 409:
+                        raise
+                continue
+
+            async def replace(old: dict[str, Any], body: dict[str, Any] = body) -> dict[str, Any]:
+                return {**body, "metadata": {**old["metadata"], **body["metadata"]}}
+
+            await self.registry.update(res, "default", "kubernetes", replace, ctx)
 
     # ------------------------------------------------------------ HTTP
 

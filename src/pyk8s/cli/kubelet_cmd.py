@@ -274,15 +274,9 @@ async def _with_node_services(
 
 
 def detect_node_ip() -> str:
-    """The IPv4 address this host would use toward the default route (no packet is sent:
-    connecting a UDP socket only picks the source address), else 127.0.0.1."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("198.51.100.1", 9))
-            addr = str(s.getsockname()[0])
-    except OSError:
-        return "127.0.0.1"
-    return addr if addr and addr != "0.0.0.0" else "127.0.0.1"
+    from pyk8s.client.hostaddr import detect_host_ip
+
+    return detect_host_ip()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -109,6 +109,8 @@ def _forward_args(args: argparse.Namespace, data_dir: Path) -> list[str]:
     for name in ("kube_controller_manager_arg", "kube_scheduler_arg", "kubelet_arg"):
         for value in getattr(args, name):
             out += ["--" + name.replace("_", "-"), value]
+    if args.advertise_address:
+        out += ["--advertise-address", args.advertise_address]
     if args.token_auth_file:
         out += ["--token-auth-file", str(args.token_auth_file)]
     if args.write_kubeconfig:

@@ -36,8 +36,15 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--bind-address",
-        default="127.0.0.1",
-        help="address to serve the API on (default 127.0.0.1)",
+        default="0.0.0.0",
+        help="address to serve the API on (default 0.0.0.0: pods reach it through the "
+        "kubernetes Service)",
+    )
+    p.add_argument(
+        "--advertise-address",
+        default="",
+        help="address published in the kubernetes Service's endpoints (default: the bind "
+        "address, or this host's address toward the default route)",
     )
     p.add_argument(
         "--port", type=int, default=6443, help="HTTPS port (default 6443; 0 picks a free one)"
@@ -138,6 +145,7 @@ def _server_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         token_auth_file=args.token_auth_file,
         write_kubeconfig=args.write_kubeconfig,
         tls_sans=args.tls_san,
+        advertise_address=args.advertise_address or None,
     )
 
 
