@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-up: setup
+up: setup images
 	$(BIN)/pyk8s up
 
 down:
