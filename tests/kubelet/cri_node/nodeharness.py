@@ -95,6 +95,8 @@ class Node:
             self.name,
             "--kubelet-port",
             str(self.port),
+            "--node-ip",
+            "127.0.0.1",
             "--containerd-socket",
             str(self.socket),
             "--cni-conf-dir",
