@@ -231,6 +231,38 @@ def _patch_allocated(new: Obj, old: Obj) -> None:
         spec["healthCheckNodePort"] = ospec["healthCheckNodePort"]
 
 
+def _drop_type_dependent_fields(new: Obj, old: Obj) -> None:
+    """Service ``dropTypeDependentFields``: when the type changes, fields only the old type
+    needs go — but only those the client left as they were (a changed value is the
+    client's, and validation judges it)."""
+    spec, ospec = _spec(new), as_obj(old.get("spec"))
+    stype, otype = as_str(spec.get("type")) or "ClusterIP", as_str(ospec.get("type")) or "ClusterIP"
+    if stype == otype:
+        return
+    external = ("NodePort", "LoadBalancer")
+    if (
+        stype == "ExternalName"
+        and otype != "ExternalName"
+        and spec.get("clusterIP") == ospec.get("clusterIP")
+    ):
+        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if spec.get(key) == ospec.get(key):
+                spec.pop(key, None)
+    if otype in external and stype not in external:
+        old_nps = [as_obj(p).get("nodePort") for p in as_list(ospec.get("ports"))]
+        new_nps = [as_obj(p).get("nodePort") for p in as_list(spec.get("ports"))]
+        if old_nps == new_nps:
+            for p in as_list(spec.get("ports")):
+                if isinstance(p, dict):
+                    p.pop("nodePort", None)
+        if spec.get("externalTrafficPolicy") == ospec.get("externalTrafficPolicy"):
+            spec.pop("externalTrafficPolicy", None)
+    if otype == "LoadBalancer" and stype != "LoadBalancer":
+        for key in ("healthCheckNodePort", "allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if key in spec and spec.get(key) == ospec.get(key):
+                spec.pop(key, None)
+
+
 def _create_pod(obj: Obj) -> None:
     status: Obj = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
     if as_list(as_obj(obj.get("spec")).get("schedulingGates")):
@@ -339,6 +371,7 @@ def prepare_for_update(key: Key, new: Obj, old: Obj) -> None:
         _merge_string_data(new)
     elif key == ("", "services"):
         _patch_allocated(new, old)
+        _drop_type_dependent_fields(new, old)
         _normalize_cluster_ips(new, old)
     elif key == ("", "namespaces"):
         ospec = as_obj(old.get("spec"))
