@@ -399,58 +399,64 @@ def programming(rc: Any, args: Any) -> Obj:
 # ---------------------------------------------------------------------- the cluster
 
 
-def manifests(services: int) -> list[Obj]:
-    web = {"app": "tput"}
-    docs: list[Obj] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "tput", "namespace": NS},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": web},
-                "template": {
-                    "metadata": {"labels": web},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "httpd",
-                                "image": "pyk8s.local/testbox:1.0",
-                                "imagePullPolicy": "IfNotPresent",
-                                "command": [
-                                    "sh",
-                                    "-c",
-                                    "mkdir -p /www && echo -n pod > /www/id && "
-                                    "exec httpd -f -p 8080 -h /www",
-                                ],
-                                "ports": [{"name": "http", "containerPort": 8080}],
-                                "readinessProbe": {
-                                    "tcpSocket": {"port": 8080},
-                                    "periodSeconds": 1,
-                                },
-                            }
-                        ]
-                    },
+def _deployment(name: str) -> Obj:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "httpd",
+                            "image": "pyk8s.local/testbox:1.0",
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": [
+                                "sh",
+                                "-c",
+                                "mkdir -p /www && echo -n pod > /www/id && "
+                                "exec httpd -f -p 8080 -h /www",
+                            ],
+                            "ports": [{"name": "http", "containerPort": 8080}],
+                            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                        }
+                    ]
                 },
             },
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "tput", "namespace": NS},
-            "spec": {"selector": web, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }
+
+
+def _service(name: str, selector: str, **spec: Any) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "selector": {"app": selector},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+            **spec,
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "tput-headless", "namespace": NS},
-            "spec": {
-                "selector": web,
-                "clusterIP": "None",
-                "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
-            },
-        },
+    }
+
+
+def manifests(services: int) -> list[Obj]:
+    """One httpd pod per path (pod IP, ClusterIP, Ingress): busybox httpd closes every
+    connection, so each pod keeps ~60 s of TIME_WAIT entries, and connections that reach
+    one pod from the same address by two paths (direct, and SNATed by the proxy) carry
+    different TCP timestamp offsets — the pod then drops SYNs that reuse a TIME_WAIT
+    tuple (PAWS). Separate pods keep the paths from disturbing each other."""
+    docs: list[Obj] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        *(_deployment(n) for n in ("tput", "tput-svc", "tput-ing")),
+        _service("tput", "tput-svc"),
+        _service("tput-ing", "tput-ing"),
+        _service("tput-headless", "tput", clusterIP="None"),
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
@@ -465,7 +471,7 @@ def manifests(services: int) -> list[Obj]:
                                     "path": "/",
                                     "pathType": "Prefix",
                                     "backend": {
-                                        "service": {"name": "tput", "port": {"number": 80}}
+                                        "service": {"name": "tput-ing", "port": {"number": 80}}
                                     },
                                 }
                             ]
@@ -545,7 +551,8 @@ def run(args: Any) -> Obj:
         log(f"node {rc.node_name} Ready in {time.perf_counter() - t0:.1f}s")
         docs = "\n".join(json.dumps(d) for d in manifests(args.services))
         rc.kubectl("apply", "-f", "-", input=docs)
-        rc.kubectl("-n", NS, "rollout", "status", "deploy/tput", "--timeout=90s", timeout=100)
+        for d in ("tput", "tput-svc", "tput-ing"):
+            rc.kubectl("-n", NS, "rollout", "status", f"deploy/{d}", "--timeout=90s", timeout=100)
 
         def get(*what: str) -> Any:
             return json.loads(rc.kubectl("-n", NS, "get", *what, "-o", "json").stdout)
