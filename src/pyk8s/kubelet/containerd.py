@@ -317,8 +317,13 @@ class Containerd:
                     try:
                         version = ready.result()
                     except CRIError as exc:
-                        if not exc.unavailable:
+                        # "server is not initialized yet": the CRI plugin still restores
+                        # the sandboxes it had (after a restart with pods): not ready yet
+                        restoring = "not initialized" in exc.details
+                        if not (exc.unavailable or restoring):
                             raise ContainerdError(f"containerd CRI not usable: {exc}") from None
+                        if restoring:
+                            await asyncio.sleep(0.2)
                         continue
                     log.info(
                         "containerd ready in %.2fs: %s %s (CRI %s)",

@@ -172,9 +172,9 @@ def auths_for(image: str, secrets: Sequence[Mapping[str, Any]]) -> list[api_pb2.
                     username, _, password = base64.b64decode(auth).decode().partition(":")
                 except (ValueError, binascii.Error):
                     pass
-            out.append(
-                api_pb2.AuthConfig(username=username, password=password, server_address=registry)
-            )
+            # no server_address: the registry was matched above, and containerd 1.6 parses
+            # it as a URL ("127.0.0.1:5000" fails to parse, so the credentials were dropped)
+            out.append(api_pb2.AuthConfig(username=username, password=password))
     return out
 
 

@@ -57,7 +57,7 @@ def test_auths_from_dockerconfigjson() -> None:
         "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
     }
     (auth,) = pulling.auths_for("localhost:5000/app:1", [secret])
-    assert (auth.username, auth.password, auth.server_address) == ("user", "pw", "localhost:5000")
+    assert (auth.username, auth.password, auth.server_address) == ("user", "pw", "")
     assert pulling.auths_for("other:5000/app:1", [secret]) == []
 
 
