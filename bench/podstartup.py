@@ -10,6 +10,9 @@ Measures, in the same run:
 - ``ctr_floor``: the same image started straight through containerd, ``ctr run -d``
   on the node's containerd socket (no sandbox, no CNI, no API): the floor; p50 of
   ``--repeat`` runs, each container removed again.
+- ``cri_batch_floor``: the same batch started straight through CRI (sandbox with CNI,
+  create, start) on a containerd of its own, without any Kubernetes component
+  (``bench/cri_floor.py``): what the runtime itself needs for the batch on this machine.
 - The agent process (the kubelet's Python process, the server's child with ``agent`` in
   its command line) with the batch's pods idle: RSS and CPU over ``--idle-window`` s;
   containerd's RSS beside it.
@@ -298,6 +301,11 @@ def main() -> None:
         if not problems:  # otherwise kept for a look (and a manual node reset)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    import asyncio
+
+    import cri_floor
+
+    floor_batch = asyncio.run(cri_floor.measure(args.batch))
     single_p50 = statistics.median(single)
     floor_p50 = statistics.median(floor)
     result = {
@@ -312,6 +320,8 @@ def main() -> None:
         "batch": args.batch,
         "batch_p50_s": round(pct(batch, 50), 3),
         "batch_p99_s": round(pct(batch, 99), 3),
+        "cri_batch_floor_p50_s": floor_batch["p50_s"],
+        "cri_batch_floor_p99_s": floor_batch["p99_s"],
         "agent_rss_mib_idle": idle_rss,
         "agent_cpu_pct_idle": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
         "containerd_rss_mib_idle": containerd_rss,
