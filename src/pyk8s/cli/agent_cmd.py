@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -207,10 +206,9 @@ async def _run(args: argparse.Namespace, sim: Any, cfg: Any) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from pyk8s.cli import running
+
+    running.configure_logging(args.verbose)
     if args.runtime == "cri":
         from pyk8s.cli import kubelet_cmd
 

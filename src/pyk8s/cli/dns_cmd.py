@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -129,10 +128,9 @@ async def _serve(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import uvloop
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from pyk8s.cli import running
+
+    running.configure_logging(args.verbose)
     # the caches are long-lived and the hot path allocates little: keep the collector quiet
     gc.set_threshold(50_000, 20, 100)
     return int(uvloop.run(_serve(args)))

@@ -316,8 +316,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_kubelet(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from pyk8s.cli import running
+
+    running.configure_logging(args.verbose)
     return run(args)

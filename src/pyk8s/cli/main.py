@@ -280,10 +280,9 @@ def _passed_flags(values: list[str]) -> list[str]:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from pyk8s.cli import running
+
+    running.configure_logging(args.verbose)
     # uvloop: a libuv event loop with C TLS plumbing, roughly a third less CPU per request
     return int(uvloop.run(_serve(args)))
 

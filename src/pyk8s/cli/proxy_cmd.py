@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import socket
 import sys
 from pathlib import Path
 from typing import Any
+
+from pyk8s.cli import running
 
 __all__ = ["add_parser", "main", "proxy_config", "run"]
 
@@ -200,11 +201,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return asyncio.run(_serve(args))
+    return running.serve(args, _serve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,8 @@ import signal
 import sys
 from pathlib import Path
 
+from pyk8s.cli import running
+
 __all__ = ["add_parser", "main", "run"]
 
 
@@ -108,11 +110,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return asyncio.run(_serve(args))
+    return running.serve(args, _serve)
 
 
 def main(argv: list[str] | None = None) -> int:
