@@ -157,7 +157,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print("  " + line, file=sys.stderr)
             (data_dir / "pyk8s.pid").unlink(missing_ok=True)
             return 1
-        if _ready(data_dir) and (args.disable_agent or _ready_nodes(data_dir) > 0):
+        local_node = not args.disable_agent and os.geteuid() == 0
+        if _ready(data_dir) and (not local_node or _ready_nodes(data_dir) > 0):
             break
         print(".", end="", flush=True)
         time.sleep(0.25)

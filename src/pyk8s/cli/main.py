@@ -225,7 +225,12 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
                 ],
             )
         )
-    if not args.disable_agent:
+    if not args.disable_agent and os.geteuid() != 0:
+        logging.getLogger("pyk8s.server").warning(
+            "not running as root: no local node (the kubelet needs root to run containers); "
+            "pass --disable-agent to silence this"
+        )
+    elif not args.disable_agent:
         out.append(
             Child(
                 "agent",
@@ -287,7 +292,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     return int(uvloop.run(_serve(args)))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     from pyk8s.cli import (
         agent_cmd,
         controller_manager_cmd,
@@ -307,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "server",
         help="run the control plane in the foreground",
-        description="Run the control plane (apiserver; controller-manager and scheduler join in later releases) in the foreground.",
+        description="Run the cluster in the foreground: the apiserver, with the "
+        "controller-manager and the scheduler as supervised child processes, and (as root) a "
+        "local node — kubelet on containerd, proxy, DNS — and the ingress controller.",
     )
     _add_server_args(p)
     p.set_defaults(func=cmd_server)
@@ -369,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=lifecycle.cmd_kubectl)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
