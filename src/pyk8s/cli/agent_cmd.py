@@ -221,12 +221,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except (ValueError, OSError, client_config.ConfigError) as exc:
         print(f"pyk8s agent: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        import uvloop
+    import uvloop
 
-        uvloop.install()
-    except ImportError:
-        pass
+    from pyk8s.cli import running
+
+    running.tune_gc()
+    uvloop.install()
     return asyncio.run(_run(args, sim, cfg))
 
 
