@@ -11,6 +11,7 @@ plugin).  Quantities are rounded up to milli units and printed canonically
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from pyk8s.api.validation.quantity import QuantityError, parse_quantity
@@ -52,10 +53,21 @@ def canonical_resource_list(rl: Any) -> None:
     if not isinstance(rl, dict):
         return
     for k, v in list(rl.items()):
-        try:
-            rl[k] = str(parse_quantity(v).round_up_milli())
-        except QuantityError:
-            pass  # a decoding error; reported by validation.decode_error
+        if isinstance(v, str | int | float):
+            canonical = _canonical_quantity(v)
+            if canonical is not None:
+                rl[k] = canonical
+        # else: a decoding error; reported by validation.decode_error
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _canonical_quantity(v: str | int | float) -> str | None:
+    """Every pod write re-defaults its resources: the few distinct quantities a cluster
+    uses are parsed (exact fractions, slow) once."""
+    try:
+        return str(parse_quantity(v).round_up_milli())
+    except QuantityError:
+        return None
 
 
 def image_pull_policy(image: str) -> str:
