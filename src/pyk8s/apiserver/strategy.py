@@ -19,6 +19,8 @@ import copy
 import datetime
 from typing import Any
 
+import orjson
+
 from pyk8s.api import defaults, errors, printers, validation
 from pyk8s.api.crd import default as crd_default
 from pyk8s.api.crd import definition as crd_definition
@@ -41,6 +43,13 @@ _SYSTEM_WRITES = frozenset({"binding"})
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
+def _json_copy(obj: Obj) -> Obj:
+    """A deep copy of a plain JSON object: an orjson round trip is several times faster
+    than ``copy.deepcopy`` (this runs on every status write)."""
+    out: Obj = orjson.loads(orjson.dumps(obj))
+    return out
+
+
 def _keep_all_but_status(new: Obj, old: Obj) -> None:
     """A status write changes the status (and, as upstream's status strategies allow,
     annotations — the deployment controller records revisions that way); everything else
@@ -50,7 +59,7 @@ def _keep_all_but_status(new: Obj, old: Obj) -> None:
         k: new["metadata"][k] for k in ("resourceVersion", "annotations") if k in new["metadata"]
     }
     new.clear()
-    new.update(copy.deepcopy(old))
+    new.update(_json_copy(old))
     new["metadata"].update(keep)
     if status is None:
         new.pop("status", None)
