@@ -115,6 +115,8 @@ class Strategy:
     ) -> list[validation.Cause]:
         if subresource in _SYSTEM_WRITES:
             return []
+        if subresource == "status":
+            return validation.validate_status_update(self.key, new, old)
         return validation.validate_update(self.key, new, old)
 
     def columns(self) -> list[dict[str, Any]]:
