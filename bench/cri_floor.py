@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from pyk8s.kubelet import cni, imagebuild, images, netsafety
+from pyk8s.kubelet import cni, hostcleanup, imagebuild, images, netsafety
 from pyk8s.kubelet.containerd import Containerd
 from pyk8s.kubelet.cri import api_pb2
 from pyk8s.kubelet.cri.client import CRIClient
@@ -107,14 +106,7 @@ async def measure(pods: int) -> dict[str, float]:
     finally:
         await runtime.stop()
         await cni.cleanup_network(BRIDGE)
-        for hierarchy in Path("/sys/fs/cgroup").iterdir():
-            top = hierarchy / CGROUP
-            if top.is_dir():
-                for root, _d, _f in os.walk(top, topdown=False):
-                    try:
-                        os.rmdir(root)
-                    except OSError:
-                        pass
+        hostcleanup.remove_cgroup_tree(CGROUP)
         shutil.rmtree(base, ignore_errors=True)
     return {
         "pods": pods,

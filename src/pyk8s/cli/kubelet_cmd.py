@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pyk8s.cli import node_services
+from pyk8s.client import hostaddr
 
 __all__ = ["add_cri_flags", "add_parser", "cmd_kubelet", "run_node"]
 
@@ -171,7 +172,7 @@ async def run_node(args: argparse.Namespace, cfg: Any, stop: asyncio.Event) -> i
 
     data_dir: Path = (args.data_dir or default_data_dir()).absolute()
     node_name = (args.node_name or socket.gethostname()).lower()
-    node_ip = args.node_ip or detect_node_ip()
+    node_ip = args.node_ip or hostaddr.detect_host_ip()
     services = node_services.from_args(args) if getattr(args, "node_services", False) else None
     cluster_dns = args.cluster_dns
     if services is not None and services.dns and not cluster_dns:
@@ -271,12 +272,6 @@ async def _with_node_services(
     finally:
         stop.set()
         await asyncio.gather(*runs, return_exceptions=True)
-
-
-def detect_node_ip() -> str:
-    from pyk8s.client.hostaddr import detect_host_ip
-
-    return detect_host_ip()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -252,7 +252,7 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
             )
         )
         if not args.disable_ingress:
-            from pyk8s.cli.kubelet_cmd import detect_node_ip
+            from pyk8s.client.hostaddr import detect_host_ip
 
             data_dir = args.data_dir or default_data_dir()
             out.append(
@@ -270,7 +270,7 @@ def _children(args: argparse.Namespace, kubeconfig: Path) -> list[Child]:
                         "--https-port",
                         str(args.ingress_https_port),
                         "--publish-address",
-                        detect_node_ip(),
+                        detect_host_ip(),
                         "--metrics-bind",
                         "",
                     ],

@@ -14,13 +14,10 @@ safety routes stay (DESIGN §8: they only keep traffic on this machine).
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 from pathlib import Path
 
 __all__ = ["reset_node"]
-
-CGROUP_FS = Path("/sys/fs/cgroup")
 
 
 async def reset_node(
@@ -31,7 +28,7 @@ async def reset_node(
     proxy_table: str = "pyk8s-proxy",
     netpol_table: str = "pyk8s-netpol",
 ) -> list[str]:
-    from pyk8s.kubelet import cni, containerd
+    from pyk8s.kubelet import cni, containerd, hostcleanup
     from pyk8s.kubelet.cri import api_pb2
     from pyk8s.kubelet.cri.client import CRIClient, CRIError
     from pyk8s.proxy import netpol, proxier
@@ -62,8 +59,8 @@ async def reset_node(
             problems.append(f"containerd: {exc}")
         finally:
             await supervised.stop()
-    _remove_cgroups(cgroup_root.strip("/"))
-    _unmount_below(data_dir / "agent")
+    hostcleanup.remove_cgroup_tree(cgroup_root)
+    hostcleanup.unmount_below(data_dir / "agent")
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         await cni.cleanup_network(bridge)
     for remove in (
@@ -75,25 +72,3 @@ async def reset_node(
         except (OSError, RuntimeError) as exc:
             problems.append(f"nftables: {exc}")
     return problems
-
-
-def _remove_cgroups(name: str) -> None:
-    if not name or not CGROUP_FS.is_dir():
-        return
-    for hierarchy in CGROUP_FS.iterdir():
-        top = hierarchy / name
-        if top.is_dir():
-            for root, _dirs, _files in os.walk(top, topdown=False):
-                with contextlib.suppress(OSError):
-                    os.rmdir(root)
-
-
-def _unmount_below(path: Path) -> None:
-    prefix = str(path.resolve()) + "/"
-    targets = [
-        line.split()[4]
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-        if line.split()[4].startswith(prefix)
-    ]
-    for target in sorted(targets, key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], capture_output=True, check=False)

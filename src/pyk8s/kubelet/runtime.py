@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pyk8s.kubelet import criconfig, envvars
+from pyk8s.kubelet import criconfig, envvars, hostcleanup
 from pyk8s.kubelet.backoff import Backoff
 from pyk8s.kubelet.cri import api_pb2
 from pyk8s.kubelet.cri.client import CRIClient, CRIError
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Reasons = dict[str, tuple[str, str]]
 MIN_GRACE = 2
-CGROUP_FS = Path("/sys/fs/cgroup")
+CGROUP_FS = hostcleanup.CGROUP_FS
 
 
 class ContainerSources(Protocol):
@@ -117,18 +117,11 @@ class RuntimeSettings:
 def remove_pod_cgroups(root: str, uid: str, fs: Path = CGROUP_FS) -> None:
     """rmdir the pod's cgroup directory (deepest first) in every hierarchy, under
     whichever QoS class it was created."""
-    if not uid or not fs.is_dir():
+    if not uid:
         return
     base = root.strip("/")
-    candidates = [f"{base}/pod{uid}", f"{base}/burstable/pod{uid}", f"{base}/besteffort/pod{uid}"]
-    for hierarchy in fs.iterdir():
-        for rel in candidates:
-            top = hierarchy / rel.strip("/")
-            if not top.is_dir():
-                continue
-            for current, _dirs, _files in os.walk(top, topdown=False):
-                with contextlib.suppress(OSError):
-                    os.rmdir(current)
+    for rel in (f"{base}/pod{uid}", f"{base}/burstable/pod{uid}", f"{base}/besteffort/pod{uid}"):
+        hostcleanup.remove_cgroup_tree(rel, fs)
 
 
 def _container_spec(pod: Mapping[str, Any], name: str) -> tuple[Obj | None, bool]:

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -35,11 +34,11 @@ from pyk8s.kubelet import cni, imagebuild, images, netsafety
 from pyk8s.kubelet.containerd import Containerd
 from pyk8s.kubelet.cri import api_pb2
 from pyk8s.kubelet.cri.client import CRIClient, CRIError
+from pyk8s.kubelet.hostcleanup import remove_cgroup_tree, unmount_below
 
 POD_CIDR = "10.244.251.0/24"  # inside the cluster CIDR, so the blackhole route covers it
 BRIDGE = "pkcri0"
 CGROUP_ROOT = f"pyk8s-crit-{os.getpid()}"
-CGROUP_FS = Path("/sys/fs/cgroup")
 
 _T = TypeVar("_T")
 
@@ -124,31 +123,6 @@ async def remove_all_pods(cri: CRIClient) -> None:
         await cri.call(
             cri.runtime.RemovePodSandbox, api_pb2.RemovePodSandboxRequest(pod_sandbox_id=s.id)
         )
-
-
-def remove_cgroup_tree(name: str) -> None:
-    """rmdir ``/<name>`` and everything below it in every cgroup hierarchy (deepest first);
-    containerd never removes a pod's cgroup parent."""
-    for hierarchy in CGROUP_FS.iterdir():
-        top = hierarchy / name
-        if not top.is_dir():
-            continue
-        dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
-        for d in [*dirs, top]:
-            with contextlib.suppress(FileNotFoundError):
-                d.rmdir()
-
-
-def unmount_below(path: Path) -> None:
-    """Unmount whatever is still mounted under ``path`` (deepest first)."""
-    prefix = str(path.resolve()) + "/"
-    mounts = [
-        line.split()[4]
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-        if line.split()[4].startswith(prefix)
-    ]
-    for target in sorted(mounts, key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], capture_output=True, check=False)
 
 
 async def _start_node(data_dir: Path, image_dir: Path) -> tuple[Containerd, dict[str, Any]]:

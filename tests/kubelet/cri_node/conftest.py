@@ -17,12 +17,11 @@ from kubelet.cri_node.nodeharness import (
     CGROUP_ROOT,
     LoopThread,
     Node,
-    remove_cgroup_tree,
     start_cluster,
     start_runtime,
     stop_runtime,
-    unmount_below,
 )
+from pyk8s.kubelet.hostcleanup import remove_cgroup_tree, unmount_below
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,6 @@ CLUSTER_POD_CIDRS = "10.244.200.0/21"
 BRIDGE = f"pkk{os.getpid() % 100000}"
 CGROUP_ROOT = f"pyk8s-kt-{os.getpid()}"
 NODE = f"kt-node-{os.getpid()}"
-CGROUP_FS = Path("/sys/fs/cgroup")
 
 _T = TypeVar("_T")
 
@@ -240,27 +239,6 @@ async def remove_all(socket: Path) -> None:
                     cri.runtime.RemovePodSandbox,
                     api_pb2.RemovePodSandboxRequest(pod_sandbox_id=s.id),
                 )
-
-
-def remove_cgroup_tree(name: str) -> None:
-    for hierarchy in CGROUP_FS.iterdir():
-        top = hierarchy / name
-        if not top.is_dir():
-            continue
-        for root, _dirs, _files in os.walk(top, topdown=False):
-            with contextlib.suppress(OSError):
-                os.rmdir(root)
-
-
-def unmount_below(path: Path) -> None:
-    prefix = str(path.resolve()) + "/"
-    targets = [
-        line.split()[4]
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-        if line.split()[4].startswith(prefix)
-    ]
-    for target in sorted(targets, key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], capture_output=True, check=False)
 
 
 async def start_runtime(data_dir: Path, image_dir: Path) -> tuple[containerd.Containerd, Any]:

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from kubelet.cri_node.nodeharness import CGROUP_FS, CGROUP_ROOT, Node, eventually
+from kubelet.cri_node.nodeharness import CGROUP_ROOT, Node, eventually
 from pyk8s.client.testing import wait_until
 from pyk8s.kubelet.cri import api_pb2
 from pyk8s.kubelet.cri.client import CRIClient
+from pyk8s.kubelet.hostcleanup import CGROUP_FS
 
 Obj = dict[str, Any]
 TESTBOX = "pyk8s.local/testbox:1.0"
